@@ -1,0 +1,75 @@
+//! How podfleet reaches a node: the `Transport` trait and its two implementations.
+//!
+//! A transport only knows how to run a POSIX `sh` script on the node with some bytes on
+//! stdin and bring back stdout, stderr and the exit status. Everything podfleet does on a
+//! node (read the manifest directory, write atomically, lock, keep its record) is a script
+//! built in [`scripts`] and driven by [`nodefs::NodeFs`], so `ssh` and `local` behave the
+//! same by construction and a node needs nothing but `sh` and coreutils.
+
+pub mod local;
+pub mod nodefs;
+pub mod scripts;
+pub mod ssh;
+pub mod target;
+
+use async_trait::async_trait;
+
+pub use target::{Become, BecomeMethod, Connection, HostKeyPolicy, Target};
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    /// Exit status (`-1` when killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Standard error as trimmed text, for messages.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).trim().to_string()
+    }
+}
+
+/// Why a node could not be reached or a command could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The node could not be reached or authenticated: Ansible's UNREACHABLE.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Reached, but something refused (host key, privilege, protocol): a failure.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl TransportError {
+    /// True for the UNREACHABLE class.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Unreachable(_))
+    }
+}
+
+/// Runs scripts on one node.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Run `sh -s` on the node (with privilege escalation if configured), feeding `script`
+    /// on stdin.
+    async fn run_script(&self, script: &str) -> Result<ExecOutput, TransportError>;
+
+    /// Close the connection (a no-op for local).
+    async fn close(&self) {}
+}
+
+/// Open a transport for a target: `local` or `ssh`.
+pub async fn connect(
+    target: &Target,
+    opts: &ssh::SshOptions,
+) -> Result<Box<dyn Transport>, TransportError> {
+    match target.connection {
+        Connection::Local => Ok(Box::new(local::LocalTransport::new(target.become_.clone()))),
+        Connection::Ssh => Ok(Box::new(ssh::SshTransport::connect(target, opts).await?)),
+    }
+}
