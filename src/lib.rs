@@ -4,6 +4,13 @@
 //! desired state, compared with what a node has (a pure plan), pushed over a transport,
 //! run by the on-node agent and reported to the coordinator.
 
+pub mod logging;
 pub mod manifest;
+pub mod plan;
+pub mod push;
+pub mod store;
 pub mod term;
 pub mod transport;
+// pub mod cli;
+// pub mod fleet;
+pub mod agent;

@@ -1,0 +1,193 @@
+//! The agent's local view: HTTP over a unix socket (`<state-dir>/agent.sock`, mode 0600)
+//! for `podfleet agent status`, plus Prometheus metrics (also on `--metrics-listen`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::sync::mpsc;
+
+use super::reconciler::Request;
+use super::state::{AgentState, Snapshot};
+
+#[derive(Clone)]
+struct Api {
+    state: Arc<AgentState>,
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+/// Routes of the local API.
+fn router(state: Arc<AgentState>, requests: mpsc::UnboundedSender<Request>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/pods/{namespace}/{name}/restart", post(restart))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(Api { state, requests })
+}
+
+async fn status(State(api): State<Api>) -> Json<Snapshot> {
+    Json(api.state.snapshot())
+}
+
+async fn restart(
+    State(api): State<Api>,
+    UrlPath((ns, name)): UrlPath<(String, String)>,
+) -> (StatusCode, String) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if api
+        .requests
+        .send(Request::Restart(format!("{ns}/{name}"), tx))
+        .is_err()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "agent is shutting down".into(),
+        );
+    }
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::OK, format!("pod {ns}/{name} restarting\n")),
+        Ok(Err(e)) => (StatusCode::NOT_FOUND, e + "\n"),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "agent is shutting down".into(),
+        ),
+    }
+}
+
+async fn metrics(State(api): State<Api>) -> String {
+    render_metrics(&api.state.snapshot())
+}
+
+/// Prometheus text exposition of a snapshot.
+pub fn render_metrics(s: &Snapshot) -> String {
+    let mut by_phase: BTreeMap<&str, usize> = ["Pending", "Running", "Succeeded", "Failed"]
+        .iter()
+        .map(|p| (*p, 0))
+        .collect();
+    for p in &s.pods {
+        *by_phase.entry(p.phase.as_str()).or_insert(0) += 1;
+    }
+    let mut out = String::new();
+    out.push_str("# HELP podfleet_agent_pods Static pods on this node by phase.\n# TYPE podfleet_agent_pods gauge\n");
+    for (phase, n) in by_phase {
+        out.push_str(&format!(
+            "podfleet_agent_pods{{node=\"{}\",phase=\"{phase}\"}} {n}\n",
+            s.node
+        ));
+    }
+    out.push_str("# HELP podfleet_agent_container_restarts_total Container restarts per pod.\n# TYPE podfleet_agent_container_restarts_total counter\n");
+    for p in &s.pods {
+        out.push_str(&format!(
+            "podfleet_agent_container_restarts_total{{node=\"{}\",namespace=\"{}\",pod=\"{}\"}} {}\n",
+            s.node, p.namespace, p.name, p.restarts
+        ));
+    }
+    out.push_str("# HELP podfleet_agent_pods_ready Pods with all containers ready.\n# TYPE podfleet_agent_pods_ready gauge\n");
+    out.push_str(&format!(
+        "podfleet_agent_pods_ready{{node=\"{}\"}} {}\n",
+        s.node,
+        s.pods
+            .iter()
+            .filter(|p| p.ready == p.total && p.total > 0)
+            .count()
+    ));
+    out.push_str("# HELP podfleet_agent_manifest_errors Manifest files with problems.\n# TYPE podfleet_agent_manifest_errors gauge\n");
+    out.push_str(&format!(
+        "podfleet_agent_manifest_errors{{node=\"{}\"}} {}\n",
+        s.node,
+        s.issues.len()
+    ));
+    out.push_str("# HELP podfleet_agent_events_total Events recorded since start.\n# TYPE podfleet_agent_events_total counter\n");
+    out.push_str(&format!(
+        "podfleet_agent_events_total{{node=\"{}\"}} {}\n",
+        s.node,
+        s.events.last().map(|e| e.seq).unwrap_or(0)
+    ));
+    out
+}
+
+/// Serve the local API on `socket` until the task is dropped.
+pub async fn serve_unix(
+    socket: &Path,
+    state: Arc<AgentState>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let _ = std::fs::remove_file(socket);
+    let listener = tokio::net::UnixListener::bind(socket)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    let app = router(state, requests);
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
+}
+
+/// Serve metrics (and the same API) on a TCP address.
+pub async fn serve_tcp(
+    addr: std::net::SocketAddr,
+    state: Arc<AgentState>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let app = router(state, requests);
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
+}
+
+/// A tiny HTTP/1.1 client over the unix socket (for `podfleet agent status`).
+pub async fn unix_request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the agent at {}: {e} (is `podfleet agent` running with this --state-dir?)", socket.display()))?;
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").as_bytes()).await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("malformed response"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+fn dechunk(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let Some(end) = b[i..].windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[i..i + end]).trim(), 16).unwrap_or(0);
+        i += end + 2;
+        if size == 0 || i + size > b.len() {
+            break;
+        }
+        out.extend_from_slice(&b[i..i + size]);
+        i += size + 2;
+    }
+    out
+}

@@ -1,0 +1,125 @@
+//! Options shared by every subcommand and the helpers that turn them into a fleet.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::fleet::{self, DesiredState, Fleet};
+use crate::push::NodeJob;
+use crate::plan::WantedFile;
+use crate::store::{default_state_dir, SledStore, Store};
+use crate::transport::target::{self, TargetDefaults};
+
+/// Options accepted by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Globals {
+    /// Inventory file or directory; repeat for several sources (later ones win).
+    /// Defaults to $PODFLEET_INVENTORY, then $ANSIBLE_INVENTORY, then ./inventory.
+    #[arg(short = 'i', long = "inventory", global = true, value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+    /// Limit to hosts matching an Ansible host pattern (e.g. 'web:&edge:!web3', '@retry.txt').
+    #[arg(short = 'l', long = "limit", global = true, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// Directory that static_pods paths are relative to.
+    #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_MANIFESTS", default_value = "manifests")]
+    pub manifests: PathBuf,
+    /// Where podfleet keeps its store (push history, coordinator state).
+    #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Globals {
+    /// Inventory sources after applying the environment defaults.
+    pub fn inventory_sources(&self) -> Vec<PathBuf> {
+        if !self.inventory.is_empty() {
+            return self.inventory.clone();
+        }
+        for var in ["PODFLEET_INVENTORY", "ANSIBLE_INVENTORY"] {
+            if let Ok(v) = std::env::var(var) {
+                let list: Vec<PathBuf> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+                if !list.is_empty() {
+                    return list;
+                }
+            }
+        }
+        super::default_inventory()
+    }
+
+    /// Load the inventory and remember the manifests root.
+    pub fn fleet(&self) -> anyhow::Result<Fleet> {
+        let sources = self.inventory_sources();
+        for s in &sources {
+            if !s.exists() {
+                anyhow::bail!("inventory source {} does not exist (use -i PATH or set PODFLEET_INVENTORY)", s.display());
+            }
+        }
+        let f = Fleet::load(&sources, &self.manifests)?;
+        for w in f.inventory.warnings() {
+            eprintln!("[WARNING]: {w}");
+        }
+        Ok(f)
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(default_state_dir)
+    }
+
+    /// Open the push history store.
+    pub fn store(&self) -> anyhow::Result<Box<dyn Store>> {
+        let dir = self.state_dir();
+        let s = SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+        Ok(Box::new(s))
+    }
+}
+
+/// Select hosts with `--limit`, printing Ansible's warnings; an empty selection is
+/// Ansible's "no hosts" error.
+pub fn select_hosts(globals: &Globals, fleet: &Fleet) -> anyhow::Result<Vec<String>> {
+    let (hosts, warnings) = fleet.select(globals.limit.as_deref())?;
+    for w in warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    if hosts.is_empty() {
+        anyhow::bail!("Specified inventory, host pattern and/or --limit leaves us with no hosts to target.");
+    }
+    Ok(hosts)
+}
+
+/// Print validation errors (grouped across hosts) to stderr.
+pub fn print_invalid(state: &DesiredState) {
+    for line in fleet::summarize(state) {
+        eprintln!("{line}");
+    }
+}
+
+/// Turn the desired state into push jobs.
+pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> Vec<NodeJob> {
+    let mut out = Vec::new();
+    for (host, desired) in state {
+        let vars = fleet.inventory.host_vars(host).unwrap_or_default();
+        let target = target::from_vars(host, &vars, defaults);
+        let (dir, wanted) = match desired {
+            Ok(d) => (
+                d.settings.static_pod_path.clone(),
+                Ok(d.files.values().map(|f| WantedFile { name: f.name.clone(), bytes: f.bytes.clone(), mode: d.settings.file_mode }).collect()),
+            ),
+            Err(diags) => {
+                let dir = vars
+                    .get("static_pod_path")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(fleet::DEFAULT_STATIC_POD_PATH)
+                    .to_string();
+                (dir, Err(diags.iter().map(|d| d.to_string()).collect()))
+            }
+        };
+        out.push(NodeJob { node: host.clone(), target, dir, wanted });
+    }
+    out
+}
+
+/// Whether to colour stdout.
+pub fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && crate::term::stdout_is_tty()
+}

@@ -1,0 +1,71 @@
+//! Command-line interface: clap definitions and dispatch. One file per subcommand; no
+//! logic here beyond wiring and printing.
+
+mod common;
+mod completions;
+mod diff;
+mod history;
+mod inventory;
+mod push;
+mod render;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use common::Globals;
+
+/// podfleet: declare, diff, push, run and watch Kubernetes static pods across a fleet.
+#[derive(Debug, Parser)]
+#[command(name = "podfleet", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the inventory as ansible-inventory does (--list, --graph, --host).
+    Inventory(inventory::Args),
+    /// Render every selected node's manifests (to stdout or --out DIR/<host>/<file>).
+    Render(render::Args),
+    /// Render and validate every selected node's manifests; exit 1 with all errors.
+    Validate(validate::Args),
+    /// Show what a push would change on each node (unified diffs, drift, unmanaged files).
+    Diff(diff::Args),
+    /// Write the rendered manifests into each node's manifest directory, atomically.
+    Push(push::Args),
+    /// List push revisions, or show one.
+    History(history::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
+}
+
+/// Parse arguments and run; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Inventory(a) => inventory::run(&cli.globals, a),
+        Command::Render(a) => render::run(&cli.globals, a),
+        Command::Validate(a) => validate::run(&cli.globals, a),
+        Command::Diff(a) => diff::run(&cli.globals, a).await,
+        Command::Push(a) => push::run(&cli.globals, a).await,
+        Command::History(a) => history::run(&cli.globals, a).await,
+        Command::Completions(a) => completions::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ERROR! {e:#}");
+            1
+        }
+    }
+}
+
+/// Default inventory when neither -i nor the environment names one.
+pub fn default_inventory() -> Vec<PathBuf> {
+    vec![PathBuf::from("inventory")]
+}

@@ -1,0 +1,406 @@
+//! Plan = diff(desired, observed) for one node. Pure: no I/O.
+//!
+//! Ownership rules: podfleet only rewrites or deletes files its on-node record says it
+//! wrote. Other files in the directory are *unmanaged*: reported, never removed. A
+//! managed file whose content differs from what podfleet recorded was edited on the node
+//! (*drift*): reported, and overwritten by a push. A desired file that already exists
+//! without being managed is taken over (called out in the diff).
+
+pub mod diff;
+
+use std::collections::BTreeMap;
+
+use crate::manifest::content_sha256;
+use crate::transport::scripts::{NodeRecord, ObservedDir, RECORD_FILE};
+
+/// A file podfleet wants on the node.
+#[derive(Debug, Clone)]
+pub struct WantedFile {
+    /// File name in the manifest directory.
+    pub name: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// One change a push would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new file.
+    Create {
+        /// File name.
+        name: String,
+        /// New content.
+        after: Vec<u8>,
+        /// Mode.
+        mode: u32,
+    },
+    /// Replace an existing file's content.
+    Update {
+        /// File name.
+        name: String,
+        /// Current content on the node.
+        before: Vec<u8>,
+        /// New content.
+        after: Vec<u8>,
+        /// Mode.
+        mode: u32,
+        /// The file was edited on the node since podfleet wrote it.
+        drifted: bool,
+        /// The file exists but podfleet did not write it.
+        takeover: bool,
+    },
+    /// Only the mode differs.
+    Chmod {
+        /// File name.
+        name: String,
+        /// Current mode.
+        from: u32,
+        /// Wanted mode.
+        to: u32,
+    },
+    /// Remove a managed file that is no longer wanted (`--prune`).
+    Delete {
+        /// File name.
+        name: String,
+        /// Current content.
+        before: Vec<u8>,
+    },
+}
+
+impl Change {
+    /// The file the change is about.
+    pub fn name(&self) -> &str {
+        match self {
+            Change::Create { name, .. }
+            | Change::Update { name, .. }
+            | Change::Chmod { name, .. }
+            | Change::Delete { name, .. } => name,
+        }
+    }
+}
+
+/// What a push would do on one node, plus what it noticed and leaves alone.
+#[derive(Debug, Clone, Default)]
+pub struct NodePlan {
+    /// Changes, sorted by file name.
+    pub changes: Vec<Change>,
+    /// Desired files already in place.
+    pub unchanged: Vec<String>,
+    /// Files podfleet did not write and does not want: left alone.
+    pub unmanaged: Vec<String>,
+    /// Managed files edited on the node since podfleet wrote them.
+    pub drifted: Vec<String>,
+    /// Managed files no longer desired, kept because `--prune` was not given.
+    pub stale: Vec<String>,
+    /// Managed files that were deleted on the node (the push recreates them).
+    pub vanished: Vec<String>,
+    /// Non-regular entries in the directory (the kubelet skips them too).
+    pub others: Vec<String>,
+    /// The record to leave on the node.
+    pub record: NodeRecord,
+    /// Whether the record needs writing even without file changes.
+    pub record_changed: bool,
+    /// Preconditions for the apply: name → expected SHA-256 (None = absent).
+    pub expect: BTreeMap<String, Option<String>>,
+}
+
+impl NodePlan {
+    /// True when a push would write anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || self.record_changed
+    }
+}
+
+/// Compute the plan for one node.
+pub fn plan(wanted: &[WantedFile], observed: &ObservedDir, prune: bool) -> NodePlan {
+    let old = observed.record.clone().unwrap_or_default();
+    let mut p = NodePlan {
+        others: observed.others.clone(),
+        ..Default::default()
+    };
+    let mut record_files = BTreeMap::new();
+    let current_sha: BTreeMap<&str, String> = observed
+        .files
+        .iter()
+        .map(|(n, f)| (n.as_str(), content_sha256(&f.bytes)))
+        .collect();
+    let is_drifted = |name: &str, cur: &str| {
+        old.files.get(name).is_some_and(|recorded| {
+            recorded != cur && old.pending.get(name).is_none_or(|p| p != cur)
+        })
+    };
+
+    for w in wanted {
+        let want_sha = content_sha256(&w.bytes);
+        record_files.insert(w.name.clone(), want_sha.clone());
+        match observed.files.get(&w.name) {
+            None => {
+                if old.files.contains_key(&w.name) {
+                    p.vanished.push(w.name.clone());
+                }
+                p.expect.insert(w.name.clone(), None);
+                p.changes.push(Change::Create {
+                    name: w.name.clone(),
+                    after: w.bytes.clone(),
+                    mode: w.mode,
+                });
+            }
+            Some(f) => {
+                let cur = &current_sha[w.name.as_str()];
+                let drifted = is_drifted(&w.name, cur);
+                if drifted && *cur != want_sha {
+                    p.drifted.push(w.name.clone());
+                }
+                if *cur != want_sha {
+                    p.expect.insert(w.name.clone(), Some(cur.clone()));
+                    p.changes.push(Change::Update {
+                        name: w.name.clone(),
+                        before: f.bytes.clone(),
+                        after: w.bytes.clone(),
+                        mode: w.mode,
+                        drifted,
+                        takeover: !old.files.contains_key(&w.name),
+                    });
+                } else if f.mode != w.mode {
+                    p.expect.insert(w.name.clone(), Some(cur.clone()));
+                    p.changes.push(Change::Chmod {
+                        name: w.name.clone(),
+                        from: f.mode,
+                        to: w.mode,
+                    });
+                } else {
+                    p.unchanged.push(w.name.clone());
+                }
+            }
+        }
+    }
+
+    for (name, f) in &observed.files {
+        if wanted.iter().any(|w| &w.name == name) {
+            continue;
+        }
+        match old.files.get(name) {
+            None => p.unmanaged.push(name.clone()),
+            Some(recorded) => {
+                let cur = &current_sha[name.as_str()];
+                if is_drifted(name, cur) {
+                    p.drifted.push(name.clone());
+                }
+                if prune {
+                    p.expect.insert(name.clone(), Some(cur.clone()));
+                    p.changes.push(Change::Delete {
+                        name: name.clone(),
+                        before: f.bytes.clone(),
+                    });
+                } else {
+                    p.stale.push(name.clone());
+                    record_files.insert(name.clone(), recorded.clone());
+                }
+            }
+        }
+    }
+    p.changes.sort_by(|a, b| a.name().cmp(b.name()));
+    p.drifted.sort();
+
+    p.record = NodeRecord {
+        podfleet: 1,
+        files: record_files,
+        ..old.clone()
+    };
+    p.record.pending.clear();
+    p.record_changed = p.record.files != old.files
+        || !old.pending.is_empty()
+        || observed.record.is_none() && !p.record.files.is_empty();
+    p.expect.insert(
+        RECORD_FILE.to_string(),
+        observed.record_bytes.as_ref().map(|b| content_sha256(b)),
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::scripts::ObservedFile;
+
+    fn obs(files: &[(&str, &str)], record: &[(&str, &str)]) -> ObservedDir {
+        let mut o = ObservedDir {
+            exists: true,
+            ..Default::default()
+        };
+        for (n, c) in files {
+            o.files.insert(
+                n.to_string(),
+                ObservedFile {
+                    name: n.to_string(),
+                    mode: 0o600,
+                    bytes: c.as_bytes().to_vec(),
+                    symlink: false,
+                },
+            );
+        }
+        if !record.is_empty() {
+            let mut r = NodeRecord {
+                podfleet: 1,
+                ..Default::default()
+            };
+            for (n, c) in record {
+                r.files.insert(n.to_string(), content_sha256(c.as_bytes()));
+            }
+            o.record_bytes = Some(serde_json::to_vec(&r).unwrap());
+            o.record = Some(r);
+        }
+        o
+    }
+
+    fn want(files: &[(&str, &str)]) -> Vec<WantedFile> {
+        files
+            .iter()
+            .map(|(n, c)| WantedFile {
+                name: n.to_string(),
+                bytes: c.as_bytes().to_vec(),
+                mode: 0o600,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_push_creates_and_leaves_foreign_files() {
+        let p = plan(
+            &want(&[("a.yaml", "A")]),
+            &obs(&[("kube-apiserver.yaml", "K")], &[]),
+            true,
+        );
+        assert_eq!(p.changes.len(), 1);
+        assert!(matches!(&p.changes[0], Change::Create { name, .. } if name == "a.yaml"));
+        assert_eq!(p.unmanaged, vec!["kube-apiserver.yaml"]);
+        assert_eq!(p.expect.get("a.yaml"), Some(&None));
+    }
+
+    #[test]
+    fn no_op_when_everything_matches() {
+        let p = plan(
+            &want(&[("a.yaml", "A")]),
+            &obs(&[("a.yaml", "A")], &[("a.yaml", "A")]),
+            false,
+        );
+        assert!(!p.has_changes());
+        assert_eq!(p.unchanged, vec!["a.yaml"]);
+    }
+
+    #[test]
+    fn identical_unmanaged_file_is_adopted_without_rewrite() {
+        let p = plan(
+            &want(&[("a.yaml", "A")]),
+            &obs(&[("a.yaml", "A")], &[]),
+            false,
+        );
+        assert!(p.changes.is_empty());
+        assert!(p.record_changed, "the record must now claim the file");
+    }
+
+    #[test]
+    fn drift_is_detected_and_overwritten() {
+        let p = plan(
+            &want(&[("a.yaml", "A2")]),
+            &obs(&[("a.yaml", "edited")], &[("a.yaml", "A1")]),
+            false,
+        );
+        assert_eq!(p.drifted, vec!["a.yaml"]);
+        assert!(matches!(
+            &p.changes[0],
+            Change::Update {
+                drifted: true,
+                takeover: false,
+                ..
+            }
+        ));
+        // Drift of a file podfleet would not change is still reported.
+        let p = plan(
+            &want(&[]),
+            &obs(&[("a.yaml", "edited")], &[("a.yaml", "A1")]),
+            false,
+        );
+        assert_eq!(p.drifted, vec!["a.yaml"]);
+        assert_eq!(p.stale, vec!["a.yaml"]);
+    }
+
+    #[test]
+    fn prune_only_deletes_managed_files() {
+        let p = plan(
+            &want(&[]),
+            &obs(
+                &[("old.yaml", "O"), ("foreign.yaml", "F")],
+                &[("old.yaml", "O")],
+            ),
+            true,
+        );
+        assert_eq!(
+            p.changes,
+            vec![Change::Delete {
+                name: "old.yaml".into(),
+                before: b"O".to_vec()
+            }]
+        );
+        assert_eq!(p.unmanaged, vec!["foreign.yaml"]);
+        assert!(!p.record.files.contains_key("old.yaml"));
+        // Without --prune the file stays managed.
+        let p = plan(
+            &want(&[]),
+            &obs(&[("old.yaml", "O")], &[("old.yaml", "O")]),
+            false,
+        );
+        assert!(p.changes.is_empty());
+        assert!(p.record.files.contains_key("old.yaml"));
+    }
+
+    #[test]
+    fn takeover_and_mode_changes() {
+        let p = plan(
+            &want(&[("a.yaml", "new")]),
+            &obs(&[("a.yaml", "kubeadm's")], &[]),
+            false,
+        );
+        assert!(matches!(
+            &p.changes[0],
+            Change::Update { takeover: true, .. }
+        ));
+        let mut o = obs(&[("a.yaml", "A")], &[("a.yaml", "A")]);
+        o.files.get_mut("a.yaml").unwrap().mode = 0o644;
+        let p = plan(&want(&[("a.yaml", "A")]), &o, false);
+        assert_eq!(
+            p.changes,
+            vec![Change::Chmod {
+                name: "a.yaml".into(),
+                from: 0o644,
+                to: 0o600
+            }]
+        );
+    }
+
+    #[test]
+    fn interrupted_push_is_not_drift() {
+        let mut o = obs(&[("a.yaml", "old")], &[("a.yaml", "new")]);
+        o.record
+            .as_mut()
+            .unwrap()
+            .pending
+            .insert("a.yaml".into(), content_sha256(b"old"));
+        let p = plan(&want(&[("a.yaml", "new")]), &o, false);
+        assert!(p.drifted.is_empty());
+        assert_eq!(p.changes.len(), 1);
+    }
+
+    #[test]
+    fn vanished_managed_file_is_recreated() {
+        let p = plan(
+            &want(&[("a.yaml", "A")]),
+            &obs(&[], &[("a.yaml", "A")]),
+            false,
+        );
+        assert_eq!(p.vanished, vec!["a.yaml"]);
+        assert!(matches!(&p.changes[0], Change::Create { .. }));
+    }
+}
