@@ -4,6 +4,9 @@
 //! desired state, compared with what a node has (a pure plan), pushed over a transport,
 //! run by the on-node agent and reported to the coordinator.
 
+pub mod agent;
+pub mod cli;
+pub mod fleet;
 pub mod logging;
 pub mod manifest;
 pub mod plan;
@@ -11,6 +14,3 @@ pub mod push;
 pub mod store;
 pub mod term;
 pub mod transport;
-// pub mod cli;
-// pub mod fleet;
-pub mod agent;

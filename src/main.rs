@@ -3,6 +3,11 @@
 use clap::Parser;
 
 fn main() {
+    // The process runtime's shim runs before anything else: no tokio, no logging.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(podfleet::agent::runtime::process::shim_main(&args[2..]));
+    }
     let cli = match podfleet::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -15,7 +20,7 @@ fn main() {
             std::process::exit(code);
         }
     };
-    podfleet::logging::init();
+    podfleet::logging::init_with_default(cli.command.default_log_level());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

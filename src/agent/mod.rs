@@ -34,10 +34,11 @@ use state::AgentState;
 /// Open the configured runtime.
 pub async fn open_runtime(
     kind: RuntimeKind,
+    node: &str,
     state_dir: &std::path::Path,
 ) -> anyhow::Result<Arc<dyn Runtime>> {
     Ok(match kind {
-        RuntimeKind::Docker => Arc::new(runtime::docker::DockerRuntime::connect().await?),
+        RuntimeKind::Docker => Arc::new(runtime::docker::DockerRuntime::connect(node).await?),
         RuntimeKind::Process => {
             let exe = std::env::current_exe()
                 .context("cannot find the podfleet binary for the process shim")?;
@@ -50,7 +51,7 @@ pub async fn open_runtime(
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create state dir {}", cfg.state_dir.display()))?;
-    let rt = open_runtime(cfg.runtime, &cfg.state_dir).await?;
+    let rt = open_runtime(cfg.runtime, &cfg.node_name, &cfg.state_dir).await?;
     let state = Arc::new(AgentState::new(&cfg.node_name, rt.name()));
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let socket = cfg.state_dir.join("agent.sock");

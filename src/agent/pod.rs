@@ -234,16 +234,19 @@ fn container_run(c: &Container, probe_scale: f64) -> ContainerRun {
             probes.push(ProbeSpec::from_api(kind, p, &api_ports).scaled(probe_scale));
         }
     }
-    // Literal env values may refer to earlier ones: $(VAR).
-    let mut env: Vec<(String, EnvValue)> = Vec::new();
-    for e in c.env.iter().flatten() {
-        let value = match e.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
-            Some(f) => EnvValue::Field(f.field_path.clone()),
-            None => EnvValue::Literal(expand(e.value.as_deref().unwrap_or(""), &literal_env(&env))),
-        };
-        env.push((e.name.clone(), value));
-    }
-    let lits = literal_env(&env);
+    // `$(VAR)` references are expanded at start time, when field values are known.
+    let env: Vec<(String, EnvValue)> = c
+        .env
+        .iter()
+        .flatten()
+        .map(|e| {
+            let value = match e.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
+                Some(f) => EnvValue::Field(f.field_path.clone()),
+                None => EnvValue::Literal(e.value.clone().unwrap_or_default()),
+            };
+            (e.name.clone(), value)
+        })
+        .collect();
     let limits = c
         .resources
         .as_ref()
@@ -253,13 +256,8 @@ fn container_run(c: &Container, probe_scale: f64) -> ContainerRun {
         name: c.name.clone(),
         image,
         pull_policy,
-        command: c
-            .command
-            .iter()
-            .flatten()
-            .map(|s| expand(s, &lits))
-            .collect(),
-        args: c.args.iter().flatten().map(|s| expand(s, &lits)).collect(),
+        command: c.command.clone().unwrap_or_default(),
+        args: c.args.clone().unwrap_or_default(),
         env,
         working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
         mounts: c
@@ -286,15 +284,6 @@ fn container_run(c: &Container, probe_scale: f64) -> ContainerRun {
         probes,
         ports,
     }
-}
-
-fn literal_env(env: &[(String, EnvValue)]) -> BTreeMap<String, String> {
-    env.iter()
-        .filter_map(|(k, v)| match v {
-            EnvValue::Literal(s) => Some((k.clone(), s.clone())),
-            EnvValue::Field(_) => None,
-        })
-        .collect()
 }
 
 /// Kubernetes `$(VAR)` expansion: defined names are replaced, `$$` escapes, others stay.
@@ -386,7 +375,7 @@ mod tests {
         assert_eq!(p.mirror_name, "web-node1");
         assert_eq!(p.grace, Duration::from_secs(2), "kubelet minimum grace");
         let c = &p.main[0];
-        assert_eq!(c.command, vec!["sh", "-c", "echo hi"]);
+        assert_eq!(c.command, vec!["sh", "-c", "echo $(GREETING)"]);
         assert_eq!(c.env[1].1, EnvValue::Field("spec.nodeName".into()));
         assert_eq!(c.memory_limit, Some(64 * 1024 * 1024));
         assert_eq!(c.nano_cpus, Some(250_000_000));

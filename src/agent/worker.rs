@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, BackoffPolicy};
 use super::phase::{self, ContainerState, ContainerStatus, Phase};
-use super::pod::{ContainerRun, EnvValue, PodRun, VolumeKind};
+use super::pod::{ContainerRun, EnvValue, PodRun, VolumeKind, expand};
 use super::probe::{self, Action, ProbeKind, ProbeState};
 use super::runtime::{
     ContainerInfo, ContainerSpec, ExitInfo, Runtime, RuntimeError, SandboxInfo, SandboxSpec,
@@ -733,6 +733,17 @@ impl Worker {
                 }
             }
         };
+        // Env in order, each value able to refer to earlier ones; then command and args.
+        let mut resolved = std::collections::BTreeMap::new();
+        let mut env = Vec::new();
+        for (k, v) in &c.env {
+            let value = match v {
+                EnvValue::Literal(s) => expand(s, &resolved),
+                EnvValue::Field(f) => field(f),
+            };
+            resolved.insert(k.clone(), value.clone());
+            env.push((k.clone(), value));
+        }
         ContainerSpec {
             uid: pod.uid.clone(),
             pod_name: pod.mirror_name.clone(),
@@ -741,21 +752,9 @@ impl Worker {
             name: c.name.clone(),
             attempt,
             image: c.image.clone(),
-            command: c.command.clone(),
-            args: c.args.clone(),
-            env: c
-                .env
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        match v {
-                            EnvValue::Literal(s) => s.clone(),
-                            EnvValue::Field(f) => field(f),
-                        },
-                    )
-                })
-                .collect(),
+            command: c.command.iter().map(|s| expand(s, &resolved)).collect(),
+            args: c.args.iter().map(|s| expand(s, &resolved)).collect(),
+            env,
             working_dir: c.working_dir.clone(),
             mounts: pod.mounts(c, &self.ctx.volumes_root),
             memory_limit: c.memory_limit,

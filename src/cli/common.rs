@@ -6,9 +6,9 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::fleet::{self, DesiredState, Fleet};
-use crate::push::NodeJob;
 use crate::plan::WantedFile;
-use crate::store::{default_state_dir, SledStore, Store};
+use crate::push::NodeJob;
+use crate::store::{SledStore, Store, default_state_dir};
 use crate::transport::target::{self, TargetDefaults};
 
 /// Options accepted by every command.
@@ -22,7 +22,13 @@ pub struct Globals {
     #[arg(short = 'l', long = "limit", global = true, value_name = "PATTERN")]
     pub limit: Option<String>,
     /// Directory that static_pods paths are relative to.
-    #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_MANIFESTS", default_value = "manifests")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "PODFLEET_MANIFESTS",
+        default_value = "manifests"
+    )]
     pub manifests: PathBuf,
     /// Where podfleet keeps its store (push history, coordinator state).
     #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_STATE_DIR")]
@@ -37,7 +43,12 @@ impl Globals {
         }
         for var in ["PODFLEET_INVENTORY", "ANSIBLE_INVENTORY"] {
             if let Ok(v) = std::env::var(var) {
-                let list: Vec<PathBuf> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+                let list: Vec<PathBuf> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect();
                 if !list.is_empty() {
                     return list;
                 }
@@ -51,7 +62,10 @@ impl Globals {
         let sources = self.inventory_sources();
         for s in &sources {
             if !s.exists() {
-                anyhow::bail!("inventory source {} does not exist (use -i PATH or set PODFLEET_INVENTORY)", s.display());
+                anyhow::bail!(
+                    "inventory source {} does not exist (use -i PATH or set PODFLEET_INVENTORY)",
+                    s.display()
+                );
             }
         }
         let f = Fleet::load(&sources, &self.manifests)?;
@@ -69,7 +83,8 @@ impl Globals {
     /// Open the push history store.
     pub fn store(&self) -> anyhow::Result<Box<dyn Store>> {
         let dir = self.state_dir();
-        let s = SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+        let s = SledStore::open(&dir)
+            .with_context(|| format!("opening the store in {}", dir.display()))?;
         Ok(Box::new(s))
     }
 }
@@ -82,7 +97,9 @@ pub fn select_hosts(globals: &Globals, fleet: &Fleet) -> anyhow::Result<Vec<Stri
         eprintln!("[WARNING]: {w}");
     }
     if hosts.is_empty() {
-        anyhow::bail!("Specified inventory, host pattern and/or --limit leaves us with no hosts to target.");
+        anyhow::bail!(
+            "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+        );
     }
     Ok(hosts)
 }
@@ -103,7 +120,14 @@ pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> V
         let (dir, wanted) = match desired {
             Ok(d) => (
                 d.settings.static_pod_path.clone(),
-                Ok(d.files.values().map(|f| WantedFile { name: f.name.clone(), bytes: f.bytes.clone(), mode: d.settings.file_mode }).collect()),
+                Ok(d.files
+                    .values()
+                    .map(|f| WantedFile {
+                        name: f.name.clone(),
+                        bytes: f.bytes.clone(),
+                        mode: d.settings.file_mode,
+                    })
+                    .collect()),
             ),
             Err(diags) => {
                 let dir = vars
@@ -114,7 +138,12 @@ pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> V
                 (dir, Err(diags.iter().map(|d| d.to_string()).collect()))
             }
         };
-        out.push(NodeJob { node: host.clone(), target, dir, wanted });
+        out.push(NodeJob {
+            node: host.clone(),
+            target,
+            dir,
+            wanted,
+        });
     }
     out
 }

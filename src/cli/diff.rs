@@ -1,12 +1,12 @@
 //! `podfleet diff`: what a push would do, per node.
 
-use crate::push::{report, NodeResult, Reporter};
+use crate::push::{NodeResult, Reporter, report};
 use crate::store::NodeOutcome;
 
-use super::common::color;
-use super::push::{execute, ConnArgs};
-use crate::push::PushOptions;
 use super::Globals;
+use super::common::color;
+use super::push::{ConnArgs, execute};
+use crate::push::PushOptions;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -49,9 +49,21 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         lock: crate::push::lock_info(),
     };
     let (_fleet, out) = execute(g, &opts, &a.conn, 0, &DiffReporter { prune: a.prune }).await?;
-    let changed = out.results.iter().filter(|r| r.outcome == NodeOutcome::Changed).count();
-    let in_sync = out.results.iter().filter(|r| r.outcome == NodeOutcome::Ok).count();
-    eprintln!("\n{} nodes: {changed} would change, {in_sync} in sync, {} not checked", out.results.len(), out.results.len() - changed - in_sync);
+    let changed = out
+        .results
+        .iter()
+        .filter(|r| r.outcome == NodeOutcome::Changed)
+        .count();
+    let in_sync = out
+        .results
+        .iter()
+        .filter(|r| r.outcome == NodeOutcome::Ok)
+        .count();
+    eprintln!(
+        "\n{} nodes: {changed} would change, {in_sync} in sync, {} not checked",
+        out.results.len(),
+        out.results.len() - changed - in_sync
+    );
     let code = report::exit_code(&out.results);
     if code != 0 {
         return Ok(code);

@@ -1,6 +1,6 @@
 //! `podfleet history [REV]`.
 
-use comfy_table::{presets::NOTHING, Table};
+use comfy_table::{Table, presets::NOTHING};
 
 use super::Globals;
 
@@ -25,11 +25,19 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                 "yaml" => print!("{}", serde_yaml::to_string(&revs)?),
                 _ => {
                     let mut t = Table::new();
-                    t.load_preset(NOTHING);
+                    t.load_style(NOTHING);
                     t.set_header(["REV", "TIME", "USER", "COMMAND", "LIMIT", "NODES"]);
                     for r in revs {
-                        let nodes: Vec<String> = r.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        t.add_row([r.id.to_string(), r.time, r.user, r.command, r.limit.unwrap_or_default(), nodes.join(" ")]);
+                        let nodes: Vec<String> =
+                            r.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        t.add_row([
+                            r.id.to_string(),
+                            r.time,
+                            r.user,
+                            r.command,
+                            r.limit.unwrap_or_default(),
+                            nodes.join(" "),
+                        ]);
                     }
                     println!("{t}");
                 }
@@ -43,20 +51,38 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                 "json" => println!("{}", serde_json::to_string_pretty(&rev)?),
                 "yaml" => print!("{}", serde_yaml::to_string(&rev)?),
                 _ => {
-                    println!("revision {}  {}  by {}  ({})", rev.id, rev.time, rev.user, rev.command);
+                    println!(
+                        "revision {}  {}  by {}  ({})",
+                        rev.id, rev.time, rev.user, rev.command
+                    );
                     if let Some(l) = &rev.limit {
                         println!("limit: {l}");
                     }
                     let mut t = Table::new();
-                    t.load_preset(NOTHING);
+                    t.load_style(NOTHING);
                     t.set_header(["NODE", "OUTCOME", "FILE", "SHA256", "POD"]);
                     for (node, n) in &rev.nodes {
-                        let outcome = serde_json::to_value(n.outcome)?.as_str().unwrap_or_default().to_string();
+                        let outcome = serde_json::to_value(n.outcome)?
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
                         if n.files.is_empty() {
-                            t.add_row([node.clone(), outcome.clone(), String::new(), String::new(), n.message.clone().unwrap_or_default()]);
+                            t.add_row([
+                                node.clone(),
+                                outcome.clone(),
+                                String::new(),
+                                String::new(),
+                                n.message.clone().unwrap_or_default(),
+                            ]);
                         }
                         for (name, f) in &n.files {
-                            t.add_row([node.clone(), outcome.clone(), format!("{}/{name}", n.dir), f.sha256[..12.min(f.sha256.len())].to_string(), f.pod.clone()]);
+                            t.add_row([
+                                node.clone(),
+                                outcome.clone(),
+                                format!("{}/{name}", n.dir),
+                                f.sha256[..12.min(f.sha256.len())].to_string(),
+                                f.pod.clone(),
+                            ]);
                         }
                     }
                     println!("{t}");

@@ -35,13 +35,20 @@ pub fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
             println!("{}", ansible_compat::to_ansible_json(&v));
         }
     } else if let Some(group) = a.graph {
-        let group = if group == "all" { None } else { Some(group.as_str()) };
+        let group = if group == "all" {
+            None
+        } else {
+            Some(group.as_str())
+        };
         print!("{}", inv.graph(group, a.vars)?);
     } else if let Some(host) = a.host {
         if !inv.has_host(&host) {
             anyhow::bail!("You must pass a single valid host to --host parameter");
         }
-        println!("{}", ansible_compat::to_ansible_json(&ansible_compat::Value::Object(inv.host_vars(&host)?)));
+        println!(
+            "{}",
+            ansible_compat::to_ansible_json(&ansible_compat::Value::Object(inv.host_vars(&host)?))
+        );
     }
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch. One file per subcommand; no
 //! logic here beyond wiring and printing.
 
+mod agent;
 mod common;
 mod completions;
 mod diff;
@@ -41,6 +42,8 @@ pub enum Command {
     Push(push::Args),
     /// List push revisions, or show one.
     History(history::Args),
+    /// Run the on-node agent (reconcile a manifest directory into pods), or query it.
+    Agent(agent::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
 }
@@ -54,6 +57,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Diff(a) => diff::run(&cli.globals, a).await,
         Command::Push(a) => push::run(&cli.globals, a).await,
         Command::History(a) => history::run(&cli.globals, a).await,
+        Command::Agent(a) => agent::run(a).await,
         Command::Completions(a) => completions::run(a),
     };
     match result {
@@ -61,6 +65,16 @@ pub async fn run(cli: Cli) -> i32 {
         Err(e) => {
             eprintln!("ERROR! {e:#}");
             1
+        }
+    }
+}
+
+impl Command {
+    /// Log level when neither PODFLEET_LOG nor RUST_LOG is set: daemons say more.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Agent(a) if a.action.is_none() => "info",
+            _ => "warn",
         }
     }
 }

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::fleet::{DesiredState, Fleet};
-use crate::push::{self, report, NodeResult, PushOptions, Reporter, Serial};
+use crate::push::{self, NodeResult, PushOptions, Reporter, Serial, report};
 use crate::store::{FileRev, NodeRevision, Revision, Store};
 use crate::transport::ssh::SshOptions;
-use crate::transport::target::{truthy, TargetDefaults};
+use crate::transport::target::{TargetDefaults, truthy};
 
-use super::common::{color, jobs, print_invalid, select_hosts};
 use super::Globals;
+use super::common::{color, jobs, print_invalid, select_hosts};
 
 /// Connection options shared by diff and push.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,14 +41,19 @@ impl ConnArgs {
         } else {
             None
         };
-        let env_check = std::env::var("ANSIBLE_HOST_KEY_CHECKING").ok().map(|v| truthy(&serde_json::Value::from(v)));
+        let env_check = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
+            .ok()
+            .map(|v| truthy(&serde_json::Value::from(v)));
         let defaults = TargetDefaults {
             timeout: Duration::from_secs(self.timeout),
             accept_new: self.accept_new_host_keys,
             env_host_key_checking: env_check,
             become_password,
         };
-        let ssh = SshOptions { known_hosts: self.known_hosts.clone(), ..SshOptions::default() };
+        let ssh = SshOptions {
+            known_hosts: self.known_hosts.clone(),
+            ..SshOptions::default()
+        };
         Ok((defaults, ssh))
     }
 }
@@ -98,7 +103,11 @@ impl Reporter for PrintReporter {
         }
     }
     fn batch(&self, index: usize, count: usize, nodes: &[String]) {
-        println!("\nBATCH {index}/{count} [{}] {}", nodes.join(", "), "*".repeat(20));
+        println!(
+            "\nBATCH {index}/{count} [{}] {}",
+            nodes.join(", "),
+            "*".repeat(20)
+        );
     }
 }
 
@@ -111,7 +120,13 @@ pub struct RunOutput {
 }
 
 /// Load, render, validate and run (push or check) over the selected hosts.
-pub async fn execute(g: &Globals, opts: &PushOptions, conn: &ConnArgs, revision: u64, reporter: &dyn Reporter) -> anyhow::Result<(Fleet, RunOutput)> {
+pub async fn execute(
+    g: &Globals,
+    opts: &PushOptions,
+    conn: &ConnArgs,
+    revision: u64,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<(Fleet, RunOutput)> {
     let fleet = g.fleet()?;
     let hosts = select_hosts(g, &fleet)?;
     let state = fleet.desired_state(&hosts);
@@ -125,7 +140,12 @@ pub async fn execute(g: &Globals, opts: &PushOptions, conn: &ConnArgs, revision:
 }
 
 /// Build the history entry of a run.
-pub fn revision_of(id: u64, command: &str, limit: Option<String>, out: &RunOutput) -> (Revision, Vec<(String, Vec<u8>)>) {
+pub fn revision_of(
+    id: u64,
+    command: &str,
+    limit: Option<String>,
+    out: &RunOutput,
+) -> (Revision, Vec<(String, Vec<u8>)>) {
     let mut nodes = BTreeMap::new();
     let mut blobs = Vec::new();
     for r in &out.results {
@@ -145,9 +165,25 @@ pub fn revision_of(id: u64, command: &str, limit: Option<String>, out: &RunOutpu
                 blobs.push((f.sha256.clone(), f.bytes.clone()));
             }
         }
-        nodes.insert(r.node.clone(), NodeRevision { dir: r.dir.clone(), files, outcome: r.outcome, message: r.message.clone(), revision: id });
+        nodes.insert(
+            r.node.clone(),
+            NodeRevision {
+                dir: r.dir.clone(),
+                files,
+                outcome: r.outcome,
+                message: r.message.clone(),
+                revision: id,
+            },
+        );
     }
-    let rev = Revision { id, time: jiff::Timestamp::now().to_string(), user: push::lock_info().owner, command: command.to_string(), limit, nodes };
+    let rev = Revision {
+        id,
+        time: jiff::Timestamp::now().to_string(),
+        user: push::lock_info().owner,
+        command: command.to_string(),
+        limit,
+        nodes,
+    };
     (rev, blobs)
 }
 
@@ -167,7 +203,11 @@ pub fn options(a: &Args) -> PushOptions {
 
 /// Write the names of failed hosts where `--limit @FILE` can use them.
 pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
-    let failed: Vec<&str> = results.iter().filter(|r| !r.outcome.applied() && r.outcome != crate::store::NodeOutcome::Skipped).map(|r| r.node.as_str()).collect();
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.outcome.applied() && r.outcome != crate::store::NodeOutcome::Skipped)
+        .map(|r| r.node.as_str())
+        .collect();
     if failed.is_empty() {
         return None;
     }
@@ -186,7 +226,10 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         Some(s) => s.next_revision_id().await?,
         None => 0,
     };
-    let reporter = PrintReporter { diff: a.diff || a.check, prune: a.prune };
+    let reporter = PrintReporter {
+        diff: a.diff || a.check,
+        prune: a.prune,
+    };
     let (_fleet, out) = execute(g, &opts, &a.conn, revision, &reporter).await?;
     print!("{}", report::recap(&out.results, color()));
     if let Some(store) = &store {
@@ -199,7 +242,10 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         eprintln!("recorded as revision {revision} (podfleet history {revision})");
     }
     if let Some(p) = write_retry(g, &out.results) {
-        eprintln!("to retry the failed hosts: podfleet push --limit @{}", p.display());
+        eprintln!(
+            "to retry the failed hosts: podfleet push --limit @{}",
+            p.display()
+        );
     }
     Ok(report::exit_code(&out.results))
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::common::{print_invalid, select_hosts};
 use super::Globals;
+use super::common::{print_invalid, select_hosts};
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -26,11 +26,16 @@ pub fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
             match &a.out {
                 Some(dir) => {
                     let d = dir.join(host);
-                    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-                    std::fs::write(d.join(&f.name), &f.bytes).with_context(|| format!("cannot write {}", d.join(&f.name).display()))?;
+                    std::fs::create_dir_all(&d)
+                        .with_context(|| format!("cannot create {}", d.display()))?;
+                    std::fs::write(d.join(&f.name), &f.bytes)
+                        .with_context(|| format!("cannot write {}", d.join(&f.name).display()))?;
                 }
                 None => {
-                    println!("# ==> {host}: {}/{} (from {})", node.settings.static_pod_path, f.name, f.template);
+                    println!(
+                        "# ==> {host}: {}/{} (from {})",
+                        node.settings.static_pod_path, f.name, f.template
+                    );
                     print!("{}", String::from_utf8_lossy(&f.bytes));
                     if !f.bytes.ends_with(b"\n") {
                         println!();

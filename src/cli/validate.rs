@@ -1,7 +1,7 @@
 //! `podfleet validate`: render and validate, report every error.
 
-use super::common::{print_invalid, select_hosts};
 use super::Globals;
+use super::common::{print_invalid, select_hosts};
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,11 @@ pub fn run(g: &Globals, _a: Args) -> anyhow::Result<i32> {
     let hosts = select_hosts(g, &fleet)?;
     let state = fleet.desired_state(&hosts);
     let bad = state.values().filter(|r| r.is_err()).count();
-    let files: usize = state.values().filter_map(|r| r.as_ref().ok()).map(|n| n.files.len()).sum();
+    let files: usize = state
+        .values()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|n| n.files.len())
+        .sum();
     if bad > 0 {
         print_invalid(&state);
         eprintln!("{bad} of {} hosts have invalid manifests", state.len());

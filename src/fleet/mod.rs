@@ -13,7 +13,7 @@ use ansible_compat::{Inventory, Vars};
 use minijinja::Value as JValue;
 
 use crate::manifest::{self, Diagnostic, ValidPod};
-pub use selection::{NodeSettings, TemplateRef, DEFAULT_MODE, DEFAULT_STATIC_POD_PATH};
+pub use selection::{DEFAULT_MODE, DEFAULT_STATIC_POD_PATH, NodeSettings, TemplateRef};
 
 /// One file podfleet wants on a node.
 #[derive(Debug, Clone)]
@@ -54,7 +54,10 @@ impl Fleet {
     /// Load inventory sources and remember the manifests root.
     pub fn load(sources: &[PathBuf], manifests_root: &Path) -> anyhow::Result<Fleet> {
         let inventory = Inventory::load(sources)?;
-        Ok(Fleet { inventory, manifests_root: manifests_root.to_path_buf() })
+        Ok(Fleet {
+            inventory,
+            manifests_root: manifests_root.to_path_buf(),
+        })
     }
 
     /// Hosts matching a `--limit` pattern (all hosts when `None`), with Ansible's warnings.
@@ -73,7 +76,7 @@ impl Fleet {
         let mut renderer = render::Renderer::new();
         let mut compiled: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
         let hostvars = self.hostvars();
-        let groups = JValue::from_serialize(self.inventory.groups_magic());
+        let groups = JValue::from(minijinja::value::Serde(self.inventory.groups_magic()));
         let mut out = DesiredState::new();
         for host in hosts {
             let result = self.node_desired(host, &mut renderer, &mut compiled, &hostvars, &groups);
@@ -91,7 +94,7 @@ impl Fleet {
                 all.insert(h.clone(), v);
             }
         }
-        JValue::from_serialize(&all)
+        JValue::from(minijinja::value::Serde(&all))
     }
 
     fn node_desired(
@@ -103,13 +106,15 @@ impl Fleet {
         groups: &JValue,
     ) -> Result<NodeDesired, Vec<Diagnostic>> {
         let settings = selection::node_settings(&self.inventory, host).map_err(|errs| {
-            errs.into_iter().map(|m| Diagnostic::at("inventory", None, m)).collect::<Vec<_>>()
+            errs.into_iter()
+                .map(|m| Diagnostic::at("inventory", None, m))
+                .collect::<Vec<_>>()
         })?;
         let mut ctx: BTreeMap<String, JValue> = BTreeMap::new();
         let mut vars = settings.vars.clone();
         add_magic_scalars(&mut vars, host, &self.inventory.host_group_names(host));
         for (k, v) in &vars {
-            ctx.insert(k.clone(), JValue::from_serialize(v));
+            ctx.insert(k.clone(), JValue::from(minijinja::value::Serde(v)));
         }
         ctx.insert("groups".into(), groups.clone());
         ctx.insert("hostvars".into(), hostvars.clone());
@@ -121,11 +126,16 @@ impl Fleet {
             let status = compiled.entry(t.path.clone()).or_insert_with(|| {
                 let path = self.manifests_root.join(&t.path);
                 match std::fs::read_to_string(&path) {
-                    Ok(src) => renderer.add(&t.path, &src).map_err(|e| Diagnostic::at(&shown, e.line, e.message)),
+                    Ok(src) => renderer
+                        .add(&t.path, &src)
+                        .map_err(|e| Diagnostic::at(&shown, e.line, e.message)),
                     Err(e) => Err(Diagnostic::at(
                         &shown,
                         None,
-                        format!("cannot read template listed in static_pods ({}): {e}", t.listed_in),
+                        format!(
+                            "cannot read template listed in static_pods ({}): {e}",
+                            t.listed_in
+                        ),
                     )),
                 }
             });
@@ -136,7 +146,11 @@ impl Fleet {
             let rendered = match renderer.render(&t.path, &ctx) {
                 Ok(r) => r,
                 Err(e) => {
-                    diags.push(Diagnostic::at(&shown, e.line, format!("{} (rendering for host {host})", e.message)));
+                    diags.push(Diagnostic::at(
+                        &shown,
+                        e.line,
+                        format!("{} (rendering for host {host})", e.message),
+                    ));
                     continue;
                 }
             };
@@ -147,7 +161,13 @@ impl Fleet {
                     let name = t.file_name();
                     files.insert(
                         name.clone(),
-                        DesiredFile { name, template: t.path.clone(), sha256: manifest::content_sha256(&bytes), bytes, pod },
+                        DesiredFile {
+                            name,
+                            template: t.path.clone(),
+                            sha256: manifest::content_sha256(&bytes),
+                            bytes,
+                            pod,
+                        },
                     );
                 }
                 Err(mut d) => diags.append(&mut d),
@@ -200,7 +220,10 @@ pub fn summarize(state: &DesiredState) -> Vec<String> {
         if let Err(diags) = r {
             for d in diags {
                 // The host is part of the label for rendered files; group by the rest.
-                let text = d.to_string().replace(&format!(" (rendered for {host})"), "").replace(&format!(" (rendering for host {host})"), "");
+                let text = d
+                    .to_string()
+                    .replace(&format!(" (rendered for {host})"), "")
+                    .replace(&format!(" (rendering for host {host})"), "");
                 grouped.entry(text).or_default().insert(host.clone());
             }
         }

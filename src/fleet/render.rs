@@ -49,7 +49,8 @@ impl Renderer {
         env.set_formatter(|out, _state, value| {
             let mut s = String::new();
             python_str(value, &mut s);
-            out.write_str(&s).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
+            out.write_str(&s)
+                .map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
         });
         add_ansible_filters(&mut env);
         Renderer { env }
@@ -63,8 +64,15 @@ impl Renderer {
     }
 
     /// Render a compiled template with the given variables.
-    pub fn render(&self, name: &str, vars: &BTreeMap<String, Value>) -> Result<String, RenderError> {
-        let tmpl = self.env.get_template(name).map_err(|e| to_render_error(name, &e))?;
+    pub fn render(
+        &self,
+        name: &str,
+        vars: &BTreeMap<String, Value>,
+    ) -> Result<String, RenderError> {
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| to_render_error(name, &e))?;
         tmpl.render(vars).map_err(|e| to_render_error(name, &e))
     }
 }
@@ -74,14 +82,22 @@ fn to_render_error(name: &str, e: &Error) -> RenderError {
         ErrorKind::UndefinedError => {
             // minijinja's detail is terse; name the expression from the source range when we can.
             let what = e.detail().map(str::to_string).unwrap_or_default();
-            if what.is_empty() { "undefined variable".to_string() } else { format!("undefined variable: {what}") }
+            if what.is_empty() {
+                "undefined variable".to_string()
+            } else {
+                format!("undefined variable: {what}")
+            }
         }
         _ => match e.detail() {
             Some(d) => format!("{}: {d}", e.kind()),
             None => e.kind().to_string(),
         },
     };
-    RenderError { template: e.name().unwrap_or(name).to_string(), line: e.line(), message }
+    RenderError {
+        template: e.name().unwrap_or(name).to_string(),
+        line: e.line(),
+        message,
+    }
 }
 
 /// `str(value)` as Python/Jinja2 in Ansible prints it.
@@ -137,7 +153,11 @@ fn python_repr(v: &Value, out: &mut String) {
 
 /// Python's `repr(str)`: single quotes unless the text has a single quote and no double quote.
 fn py_quote(s: &str, out: &mut String) {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(q);
     for c in s.chars() {
         match c {
@@ -170,10 +190,12 @@ fn add_ansible_filters(env: &mut Environment<'static>) {
         Ok(serde_json::to_string_pretty(&to_json_value(&v)?).unwrap_or_default())
     });
     env.add_filter("to_yaml", |v: Value| -> Result<String, Error> {
-        serde_yaml::to_string(&to_json_value(&v)?).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+        serde_yaml::to_string(&to_json_value(&v)?)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
     });
     env.add_filter("to_nice_yaml", |v: Value| -> Result<String, Error> {
-        serde_yaml::to_string(&to_json_value(&v)?).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+        serde_yaml::to_string(&to_json_value(&v)?)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
     });
     env.add_filter("b64encode", |s: String| -> String {
         use base64::Engine as _;
@@ -188,12 +210,18 @@ fn add_ansible_filters(env: &mut Environment<'static>) {
     });
     env.add_filter("bool", |v: Value| -> bool {
         match v.as_str() {
-            Some(s) => matches!(s.to_ascii_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"),
+            Some(s) => matches!(
+                s.to_ascii_lowercase().as_str(),
+                "yes" | "on" | "1" | "true" | "y" | "t"
+            ),
             None => v.is_true(),
         }
     });
     env.add_filter("quote", |s: String| -> String {
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+        {
             s
         } else {
             format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -208,11 +236,12 @@ mod tests {
     fn render(src: &str, vars: serde_json::Value) -> Result<String, RenderError> {
         let mut r = Renderer::new();
         r.add("t.j2", src)?;
-        let vars: BTreeMap<String, Value> = serde_json::from_value::<BTreeMap<String, serde_json::Value>>(vars)
-            .unwrap()
-            .into_iter()
-            .map(|(k, v)| (k, Value::from_serialize(&v)))
-            .collect();
+        let vars: BTreeMap<String, Value> =
+            serde_json::from_value::<BTreeMap<String, serde_json::Value>>(vars)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(minijinja::value::Serde(&v))))
+                .collect();
         r.render("t.j2", &vars)
     }
 
@@ -224,7 +253,10 @@ mod tests {
         )
         .unwrap();
         // Byte-for-byte what ansible-core 2.19.14's template module wrote for the same input.
-        assert_eq!(out, "a: True\nn: \nl: [1, 'two', True]\nd: {'k': 'v', 'n': 1}\ni: 5\ns: str\nf: 1.5\nyes\nend\n\n");
+        assert_eq!(
+            out,
+            "a: True\nn: \nl: [1, 'two', True]\nd: {'k': 'v', 'n': 1}\ni: 5\ns: str\nf: 1.5\nyes\nend\n\n"
+        );
     }
 
     #[test]
@@ -238,7 +270,14 @@ mod tests {
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("undefined"), "{e:?}");
         // `default` and `is defined` still work.
-        assert_eq!(render("{{ nope | default('d') }}{% if nope is defined %}x{% endif %}", serde_json::json!({})).unwrap(), "d");
+        assert_eq!(
+            render(
+                "{{ nope | default('d') }}{% if nope is defined %}x{% endif %}",
+                serde_json::json!({})
+            )
+            .unwrap(),
+            "d"
+        );
     }
 
     #[test]

@@ -69,7 +69,9 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
     for layer in &layers {
         let where_ = describe_layer(&layer.source);
         for (key, into_excluded) in [("static_pods", false), ("static_pods_exclude", true)] {
-            let Some(v) = layer.vars.get(key) else { continue };
+            let Some(v) = layer.vars.get(key) else {
+                continue;
+            };
             match string_list(v) {
                 Some(list) => {
                     for p in list {
@@ -77,7 +79,10 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
                         if into_excluded {
                             excluded.push(p);
                         } else if !selected.iter().any(|t| t.path == p) {
-                            selected.push(TemplateRef { path: p, listed_in: where_.clone() });
+                            selected.push(TemplateRef {
+                                path: p,
+                                listed_in: where_.clone(),
+                            });
                         }
                     }
                 }
@@ -97,7 +102,10 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
             trimmed => trimmed.to_string(),
         },
         Some(other) => {
-            errors.push(format!("host {host}: static_pod_path must be an absolute path, got {}", short_json(other)));
+            errors.push(format!(
+                "host {host}: static_pod_path must be an absolute path, got {}",
+                short_json(other)
+            ));
             String::new()
         }
     };
@@ -106,14 +114,20 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
         Some(v) => match parse_mode(v) {
             Some(m) => m,
             None => {
-                errors.push(format!("host {host}: static_pod_mode must be an octal mode like \"0600\", got {}", short_json(v)));
+                errors.push(format!(
+                    "host {host}: static_pod_mode must be an octal mode like \"0600\", got {}",
+                    short_json(v)
+                ));
                 DEFAULT_MODE
             }
         },
     };
     // Two templates landing on the same file name would overwrite each other.
     for (i, t) in selected.iter().enumerate() {
-        if let Some(other) = selected[..i].iter().find(|o| o.file_name() == t.file_name()) {
+        if let Some(other) = selected[..i]
+            .iter()
+            .find(|o| o.file_name() == t.file_name())
+        {
             errors.push(format!(
                 "host {host}: {} and {} would both be written as {:?}",
                 other.path,
@@ -130,7 +144,13 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
         }
     }
     if errors.is_empty() {
-        Ok(NodeSettings { host: host.to_string(), vars, static_pod_path, file_mode, templates: selected })
+        Ok(NodeSettings {
+            host: host.to_string(),
+            vars,
+            static_pod_path,
+            file_mode,
+            templates: selected,
+        })
     } else {
         Err(errors)
     }
@@ -143,14 +163,19 @@ fn normalize(p: &str) -> String {
 fn string_list(v: &Value) -> Option<Vec<String>> {
     match v {
         Value::Null => Some(vec![]),
-        Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect(),
         _ => None,
     }
 }
 
 fn parse_mode(v: &Value) -> Option<u32> {
     match v {
-        Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok().filter(|m| *m <= 0o7777),
+        Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o7777),
         // YAML 1.1 reads an unquoted 0600 as the integer 384 already.
         Value::Number(n) => n.as_u64().filter(|m| *m <= 0o7777).map(|m| m as u32),
         _ => None,
@@ -159,7 +184,11 @@ fn parse_mode(v: &Value) -> Option<u32> {
 
 fn short_json(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 { format!("{}…", &s[..60]) } else { s }
+    if s.len() > 60 {
+        format!("{}…", &s[..60])
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +197,13 @@ mod tests {
 
     #[test]
     fn file_name_strips_j2_and_dirs() {
-        let t = |p: &str| TemplateRef { path: p.into(), listed_in: String::new() }.file_name();
+        let t = |p: &str| {
+            TemplateRef {
+                path: p.into(),
+                listed_in: String::new(),
+            }
+            .file_name()
+        };
         assert_eq!(t("control-plane/etcd.yaml.j2"), "etcd.yaml");
         assert_eq!(t("web.yaml"), "web.yaml");
     }

@@ -30,9 +30,11 @@ use super::{
 /// Image holding the pause binary.
 pub const PAUSE_IMAGE: &str = "podfleet/pause:1";
 
-/// Docker Engine runtime.
+/// Docker Engine runtime for one node. Several agents (nodes) may share an engine: each
+/// only sees containers labelled with its node name.
 pub struct DockerRuntime {
     docker: Docker,
+    node: String,
 }
 
 fn other(e: impl std::fmt::Display) -> RuntimeError {
@@ -42,7 +44,7 @@ fn other(e: impl std::fmt::Display) -> RuntimeError {
 impl DockerRuntime {
     /// Connect to the local engine (`DOCKER_HOST` or `/var/run/docker.sock`) and agree on an
     /// API version (older engines speak older versions).
-    pub async fn connect() -> Result<DockerRuntime, RuntimeError> {
+    pub async fn connect(node: &str) -> Result<DockerRuntime, RuntimeError> {
         let docker = Docker::connect_with_local_defaults().map_err(other)?;
         let docker = docker
             .negotiate_version()
@@ -52,7 +54,10 @@ impl DockerRuntime {
             .ping()
             .await
             .map_err(|e| RuntimeError::Other(format!("cannot reach the docker engine: {e}")))?;
-        Ok(DockerRuntime { docker })
+        Ok(DockerRuntime {
+            docker,
+            node: node.to_string(),
+        })
     }
 
     async fn ensure_pause_image(&self) -> Result<(), RuntimeError> {
@@ -143,7 +148,10 @@ impl Runtime for DockerRuntime {
     async fn list(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![format!("{}=true", labels::MANAGED)],
+            vec![
+                format!("{}=true", labels::MANAGED),
+                format!("{}={}", labels::NODE, self.node),
+            ],
         )]);
         let opts = ListContainersOptionsBuilder::new()
             .all(true)

@@ -1,0 +1,228 @@
+//! `podfleet agent`: run the on-node agent, or talk to a running one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use comfy_table::{Table, presets::NOTHING};
+
+use crate::agent::{self, AgentConfig, RuntimeKind, config};
+
+/// Arguments: run flags, or a subcommand.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Agent subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Show this node's pods, phases, restarts and errors (from the running agent).
+    Status(StatusArgs),
+    /// Stop a pod and start it again with fresh restart counts.
+    Restart(RestartArgs),
+}
+
+/// Flags of the agent itself.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The static pod directory to reconcile (the kubelet's --pod-manifest-path).
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub pod_manifest_path: Option<PathBuf>,
+    /// A kubelet KubeletConfiguration file; staticPodPath and fileCheckFrequency are used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Node name (default: the hostname, lowercased).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Node IP reported as status.hostIP (default: the address of the default route).
+    #[arg(long)]
+    pub node_ip: Option<String>,
+    /// Container runtime.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub runtime: RuntimeKind,
+    /// Agent state directory (socket, records, emptyDir volumes).
+    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Only read manifests with these extensions (e.g. yaml,yml,json) so backups like
+    /// kube-apiserver.yaml.bak are not run. Default: every non-dot file, like the kubelet.
+    #[arg(long, value_delimiter = ',', value_name = "EXT,...")]
+    pub manifest_extensions: Option<Vec<String>>,
+    /// Full re-list interval (Go duration; default 20s, or fileCheckFrequency from --config).
+    #[arg(long, value_name = "DURATION")]
+    pub file_check_frequency: Option<String>,
+    /// Also serve /metrics and the local API on this TCP address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Multiply back-off durations (testing only).
+    #[arg(
+        long,
+        hide = true,
+        env = "PODFLEET_BACKOFF_SCALE",
+        default_value_t = 1.0
+    )]
+    pub backoff_scale: f64,
+    /// Multiply probe durations (testing only).
+    #[arg(long, hide = true, env = "PODFLEET_PROBE_SCALE", default_value_t = 1.0)]
+    pub probe_scale: f64,
+}
+
+/// `agent status` flags.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Agent state directory.
+    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_parser = ["table", "json", "yaml"], default_value = "table")]
+    pub output: String,
+}
+
+/// `agent restart` flags.
+#[derive(Debug, clap::Args)]
+pub struct RestartArgs {
+    /// NAMESPACE/NAME of the pod (manifest name or mirror name).
+    pub pod: String,
+    /// Agent state directory.
+    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+fn state_dir(d: &Option<PathBuf>) -> PathBuf {
+    d.clone().unwrap_or_else(agent::default_state_dir)
+}
+
+/// Run.
+pub async fn run(a: Args) -> anyhow::Result<i32> {
+    match a.action {
+        Some(Action::Status(s)) => status(s).await,
+        Some(Action::Restart(r)) => {
+            let sock = state_dir(&r.state_dir).join("agent.sock");
+            let (ns, name) = r.pod.split_once('/').unwrap_or(("default", r.pod.as_str()));
+            let (code, body) =
+                agent::api::unix_request(&sock, "POST", &format!("/v1/pods/{ns}/{name}/restart"))
+                    .await?;
+            print!("{}", String::from_utf8_lossy(&body));
+            Ok(if code == 200 { 0 } else { 1 })
+        }
+        None => run_agent(a.run).await,
+    }
+}
+
+async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
+    let (dir, freq) = match (&r.pod_manifest_path, &r.config) {
+        (Some(d), _) => (d.clone(), None),
+        (None, Some(f)) => config::kubelet_config(f)?,
+        (None, None) => {
+            anyhow::bail!("give --pod-manifest-path DIR or --config KUBELET_CONFIG_FILE")
+        }
+    };
+    let resync = match &r.file_check_frequency {
+        Some(s) => config::parse_go_duration(s).ok_or_else(|| {
+            anyhow::anyhow!("--file-check-frequency {s:?} is not a duration like 20s")
+        })?,
+        None => freq.unwrap_or(Duration::from_secs(20)),
+    };
+    let cfg = AgentConfig {
+        manifest_dir: dir,
+        node_name: r
+            .node_name
+            .map(|n| n.to_lowercase())
+            .unwrap_or_else(config::default_node_name),
+        node_ip: r.node_ip.unwrap_or_else(config::default_node_ip),
+        runtime: r.runtime,
+        state_dir: state_dir(&r.state_dir),
+        extensions: r.manifest_extensions.map(|v| {
+            v.into_iter()
+                .map(|e| e.trim_start_matches('.').to_string())
+                .collect()
+        }),
+        resync: resync.max(Duration::from_millis(100)),
+        metrics_listen: r.metrics_listen,
+        backoff_scale: r.backoff_scale,
+        probe_scale: r.probe_scale,
+    };
+    agent::run(cfg).await?;
+    Ok(0)
+}
+
+async fn status(s: StatusArgs) -> anyhow::Result<i32> {
+    let sock = state_dir(&s.state_dir).join("agent.sock");
+    let (code, body) = agent::api::unix_request(&sock, "GET", "/v1/status").await?;
+    if code != 200 {
+        anyhow::bail!("agent answered {code}: {}", String::from_utf8_lossy(&body));
+    }
+    let snap: agent::state::Snapshot = serde_json::from_slice(&body)?;
+    match s.output.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&snap)?),
+        "yaml" => print!("{}", serde_yaml::to_string(&snap)?),
+        _ => {
+            println!(
+                "node {}  runtime {}  agent {}  up since {}",
+                snap.node, snap.runtime, snap.version, snap.started_at
+            );
+            let mut t = Table::new();
+            t.load_style(NOTHING);
+            t.set_header([
+                "NAMESPACE",
+                "NAME",
+                "READY",
+                "STATUS",
+                "RESTARTS",
+                "FILE",
+                "LAST ERROR",
+            ]);
+            for p in &snap.pods {
+                let status = pod_status_text(p);
+                t.add_row([
+                    p.namespace.clone(),
+                    p.name.clone(),
+                    format!("{}/{}", p.ready, p.total),
+                    status,
+                    p.restarts.to_string(),
+                    p.file.rsplit('/').next().unwrap_or(&p.file).to_string(),
+                    p.last_error.clone().unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+            for i in &snap.issues {
+                println!("manifest {}: {}", i.file, i.message);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// kubectl's STATUS column: a waiting/terminated reason beats the phase.
+pub fn pod_status_text(p: &agent::state::PodView) -> String {
+    if p.terminating {
+        return "Terminating".into();
+    }
+    let statuses = p
+        .mirror
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default();
+    for c in &statuses {
+        if let Some(st) = &c.state {
+            if let Some(w) = &st.waiting {
+                if let Some(r) = &w.reason {
+                    if r != "ContainerCreating" || p.phase.as_str() == "Pending" {
+                        return r.clone();
+                    }
+                }
+            }
+            if let Some(t) = &st.terminated {
+                if p.phase.as_str() != "Succeeded" {
+                    return t.reason.clone().unwrap_or_else(|| "Error".into());
+                }
+            }
+        }
+    }
+    p.phase.as_str().to_string()
+}

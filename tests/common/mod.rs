@@ -1,0 +1,132 @@
+//! Shared test harness: the podfleet binary, real OpenSSH nodes on loopback, agents,
+//! and a locally built busybox image for docker tests. Nothing here is mocked.
+#![allow(dead_code)]
+
+pub mod agent;
+pub mod ssh;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The podfleet binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_podfleet"))
+}
+
+/// Result of a command, with readable output.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    /// Panic with both streams unless the exit code is `want`.
+    pub fn expect(self, want: i32) -> Run {
+        assert_eq!(
+            self.code, want,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Run podfleet with args in `cwd`, with an isolated HOME and extra env.
+pub fn podfleet(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(bin());
+    c.current_dir(cwd)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("ANSIBLE_INVENTORY")
+        .env_remove("PODFLEET_INVENTORY");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(c.output().expect("run podfleet"))
+}
+
+/// Poll `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Write a file, creating parent directories.
+pub fn write(path: &Path, content: &str) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+/// Write a file atomically (temp + rename in the same directory), as podfleet push does.
+pub fn write_atomic(path: &Path, content: &str) {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    write(&tmp, content);
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The docker image tests run: busybox-static imported as `podfleet-test/busybox:1`.
+pub const BUSYBOX: &str = "podfleet-test/busybox:1";
+
+/// Build the busybox image once (no registry is reachable).
+pub fn ensure_busybox_image() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let have = Command::new("docker")
+            .args(["image", "inspect", BUSYBOX])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if have {
+            return;
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is not installed (tests/run.sh installs it)");
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy(busybox, bin.join("busybox")).unwrap();
+        for applet in [
+            "sh", "sleep", "echo", "cat", "test", "true", "false", "touch", "rm", "httpd", "nc",
+            "wget", "ls", "mkdir", "printf", "env", "kill", "id", "hostname", "date", "grep",
+        ] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        for d in ["tmp", "www", "etc"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "tar -C {} -c . | docker import -c 'CMD [\"/bin/sh\"]' - {BUSYBOX}",
+                root.path().display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success(), "docker import of busybox failed");
+    });
+}
