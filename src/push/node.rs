@@ -101,7 +101,7 @@ async fn run(
     started: Instant,
 ) -> NodeResult {
     let fs = NodeFs::new(t, dir);
-    let mut notices = Vec::new();
+    let mut notices = t.notices();
     let mut break_lock = opts.break_lock;
     let mut changed_retries = 0;
     loop {

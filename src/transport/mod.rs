@@ -61,6 +61,11 @@ pub trait Transport: Send + Sync {
 
     /// Close the connection (a no-op for local).
     async fn close(&self) {}
+
+    /// Warnings raised while connecting (a learned host key, host key checking disabled).
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Open a transport for a target: `local` or `ssh`.

@@ -130,3 +130,18 @@ pub fn ensure_busybox_image() {
         assert!(status.success(), "docker import of busybox failed");
     });
 }
+
+/// SIGKILL every descendant of `pid` (not `pid` itself), deepest first.
+pub fn kill_descendants(pid: i32) {
+    let out = Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .unwrap();
+    for child in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let child: i32 = child.parse().unwrap();
+        kill_descendants(child);
+        let _ = Command::new("kill")
+            .args(["-KILL", &child.to_string()])
+            .status();
+    }
+}

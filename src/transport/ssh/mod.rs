@@ -261,51 +261,81 @@ impl SshTransport {
         let lost = |e: russh::Error| {
             TransportError::Unreachable(format!("connection to {} lost: {e}", self.alias))
         };
-        let mut ch = self.handle.channel_open_session().await.map_err(lost)?;
+        let ch = self.handle.channel_open_session().await.map_err(lost)?;
         if pty_password.is_some() {
             ch.request_pty(false, "dumb", 200, 24, 0, 0, &[])
                 .await
                 .map_err(lost)?;
         }
         ch.exec(true, command).await.map_err(lost)?;
-        if !stdin.is_empty() {
-            ch.data(stdin).await.map_err(lost)?;
-        }
-        if pty_password.is_none() {
-            ch.eof().await.map_err(lost)?;
-        }
+        // Read and write concurrently: russh queues window adjustments on the read side, so a
+        // large stdin written without draining it stalls the whole session.
+        let (mut rx, tx) = ch.split();
+        let send = async {
+            if !stdin.is_empty() {
+                tx.data(stdin).await?;
+            }
+            if pty_password.is_none() {
+                tx.eof().await?;
+            }
+            Ok::<(), russh::Error>(())
+        };
         let mut out = ExecOutput {
             status: -1,
             ..Default::default()
         };
-        let mut answered = pty_password.is_none();
         let mut got_status = false;
-        while let Some(msg) = ch.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => {
-                    out.stdout.extend_from_slice(&data);
-                    if !answered {
-                        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
-                        if text.trim_end().ends_with(':') && text.contains("assword") {
-                            let pw = format!("{}\n", pty_password.unwrap_or_default());
-                            ch.data(pw.as_bytes()).await.map_err(lost)?;
-                            answered = true;
-                            out.stdout.clear();
+        let receive = async {
+            let mut answered = pty_password.is_none();
+            while let Some(msg) = rx.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        out.stdout.extend_from_slice(&data);
+                        if !answered {
+                            let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+                            if text.trim_end().ends_with(':') && text.contains("assword") {
+                                let pw = format!("{}\n", pty_password.unwrap_or_default());
+                                tx.data(pw.as_bytes()).await?;
+                                answered = true;
+                                out.stdout.clear();
+                            }
                         }
                     }
+                    ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        out.status = exit_status as i32;
+                        got_status = true;
+                    }
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        out.stderr.extend_from_slice(
+                            format!("killed by signal {signal_name:?}").as_bytes(),
+                        );
+                        got_status = true;
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
                 }
-                ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
-                ChannelMsg::ExitStatus { exit_status } => {
-                    out.status = exit_status as i32;
-                    got_status = true;
+            }
+            Ok::<(), russh::Error>(())
+        };
+        // The read side decides when we are done: a dead connection ends it even while the
+        // write side still waits for window space that will never come.
+        let (sent, received) = {
+            let (mut send, mut receive) = (std::pin::pin!(send), std::pin::pin!(receive));
+            let mut sent = None;
+            let received = loop {
+                tokio::select! {
+                    r = &mut send, if sent.is_none() => sent = Some(r),
+                    r = &mut receive => break r,
                 }
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    out.stderr
-                        .extend_from_slice(format!("killed by signal {signal_name:?}").as_bytes());
-                    got_status = true;
-                }
-                ChannelMsg::Close => break,
-                _ => {}
+            };
+            (sent, received)
+        };
+        received.map_err(lost)?;
+        // A failed write after the command exited (it stopped reading stdin) is not an error.
+        if let Some(Err(e)) = sent {
+            if !got_status {
+                return Err(lost(e));
             }
         }
         if !got_status {
@@ -344,6 +374,10 @@ fn io_reason(e: &std::io::Error) -> String {
 
 #[async_trait]
 impl Transport for SshTransport {
+    fn notices(&self) -> Vec<String> {
+        self.notices.clone()
+    }
+
     async fn run_script(&self, script: &str) -> Result<ExecOutput, TransportError> {
         let Some(b) = self.become_.as_ref().filter(|b| b.user != self.login_user) else {
             return self.exec("sh -s", script.as_bytes(), None).await;
