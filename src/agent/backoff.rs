@@ -68,10 +68,10 @@ impl Backoff {
 
     /// A failure happened at `now`: how long to wait before the next attempt.
     pub fn next_delay(&mut self, now: Instant) -> Duration {
-        if let Some(last) = self.last_update {
-            if now.saturating_duration_since(last) > self.policy.reset_after {
-                self.current = None;
-            }
+        if let Some(last) = self.last_update
+            && now.saturating_duration_since(last) > self.policy.reset_after
+        {
+            self.current = None;
         }
         let delay = match self.current {
             None if self.policy.first_immediate => Duration::ZERO,

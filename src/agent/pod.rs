@@ -298,14 +298,14 @@ pub fn expand(s: &str, env: &BTreeMap<String, String>) -> String {
                 i += 2;
                 continue;
             }
-            if b[i + 1] == b'(' {
-                if let Some(end) = s[i + 2..].find(')') {
-                    let name = &s[i + 2..i + 2 + end];
-                    if let Some(v) = env.get(name) {
-                        out.push_str(v);
-                        i += 3 + end;
-                        continue;
-                    }
+            if b[i + 1] == b'('
+                && let Some(end) = s[i + 2..].find(')')
+            {
+                let name = &s[i + 2..i + 2 + end];
+                if let Some(v) = env.get(name) {
+                    out.push_str(v);
+                    i += 3 + end;
+                    continue;
                 }
             }
         }

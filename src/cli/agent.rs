@@ -210,17 +210,16 @@ pub fn pod_status_text(p: &agent::state::PodView) -> String {
         .unwrap_or_default();
     for c in &statuses {
         if let Some(st) = &c.state {
-            if let Some(w) = &st.waiting {
-                if let Some(r) = &w.reason {
-                    if r != "ContainerCreating" || p.phase.as_str() == "Pending" {
-                        return r.clone();
-                    }
-                }
+            if let Some(w) = &st.waiting
+                && let Some(r) = &w.reason
+                && (r != "ContainerCreating" || p.phase.as_str() == "Pending")
+            {
+                return r.clone();
             }
-            if let Some(t) = &st.terminated {
-                if p.phase.as_str() != "Succeeded" {
-                    return t.reason.clone().unwrap_or_else(|| "Error".into());
-                }
+            if let Some(t) = &st.terminated
+                && p.phase.as_str() != "Succeeded"
+            {
+                return t.reason.clone().unwrap_or_else(|| "Error".into());
             }
         }
     }

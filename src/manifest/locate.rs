@@ -171,14 +171,13 @@ impl MarkedEventReceiver for Builder {
                     pending_key,
                     expecting_key,
                 }) = self.stack.last_mut()
+                    && *expecting_key
                 {
-                    if *expecting_key {
-                        *expecting_key = false;
-                        let p = path.key(&value);
-                        *pending_key = Some(value);
-                        self.record(&p, line);
-                        return;
-                    }
+                    *expecting_key = false;
+                    let p = path.key(&value);
+                    *pending_key = Some(value);
+                    self.record(&p, line);
+                    return;
                 }
                 if let Some(p) = self.next_value_path(line) {
                     self.record(&p, line);

@@ -159,7 +159,7 @@ pub fn check(file: &str, bytes: &[u8]) -> Result<ValidPod, Vec<Diagnostic>> {
             let path = serde_path(e.path());
             let inner = e.into_inner().to_string();
             // Missing required fields were already reported (with better words) above.
-            if !(inner.starts_with("missing field") && !diags.is_empty()) {
+            if !inner.starts_with("missing field") || diags.is_empty() {
                 diags.push(Diagnostic::at(
                     file,
                     line(&path),

@@ -83,40 +83,40 @@ pub fn check_pod(pod: &Pod) -> Findings {
     let mut out = Findings::new();
     let root = FieldPath::default();
     let meta = root.key("metadata");
-    if let Some(name) = pod.metadata.name.as_deref().filter(|n| !n.is_empty()) {
-        if let Err(why) = dns1123_subdomain(name) {
-            out.push((
-                meta.key("name"),
-                format!("metadata.name {name:?} is not a valid name: {why}"),
-            ));
-        }
+    if let Some(name) = pod.metadata.name.as_deref().filter(|n| !n.is_empty())
+        && let Err(why) = dns1123_subdomain(name)
+    {
+        out.push((
+            meta.key("name"),
+            format!("metadata.name {name:?} is not a valid name: {why}"),
+        ));
     }
-    if let Some(ns) = pod.metadata.namespace.as_deref().filter(|n| !n.is_empty()) {
-        if let Err(why) = dns1123_label(ns) {
-            out.push((
-                meta.key("namespace"),
-                format!("metadata.namespace {ns:?} is not a valid namespace: {why}"),
-            ));
-        }
+    if let Some(ns) = pod.metadata.namespace.as_deref().filter(|n| !n.is_empty())
+        && let Err(why) = dns1123_label(ns)
+    {
+        out.push((
+            meta.key("namespace"),
+            format!("metadata.namespace {ns:?} is not a valid namespace: {why}"),
+        ));
     }
     let Some(spec) = &pod.spec else { return out };
     let sp = root.key("spec");
 
-    if let Some(policy) = &spec.restart_policy {
-        if !matches!(policy.as_str(), "Always" | "OnFailure" | "Never") {
-            out.push((
-                sp.key("restartPolicy"),
-                format!("restartPolicy {policy:?} must be Always, OnFailure or Never"),
-            ));
-        }
+    if let Some(policy) = &spec.restart_policy
+        && !matches!(policy.as_str(), "Always" | "OnFailure" | "Never")
+    {
+        out.push((
+            sp.key("restartPolicy"),
+            format!("restartPolicy {policy:?} must be Always, OnFailure or Never"),
+        ));
     }
-    if let Some(g) = spec.termination_grace_period_seconds {
-        if g < 0 {
-            out.push((
-                sp.key("terminationGracePeriodSeconds"),
-                "terminationGracePeriodSeconds must not be negative".into(),
-            ));
-        }
+    if let Some(g) = spec.termination_grace_period_seconds
+        && g < 0
+    {
+        out.push((
+            sp.key("terminationGracePeriodSeconds"),
+            "terminationGracePeriodSeconds must not be negative".into(),
+        ));
     }
 
     // Volumes: valid, unique names; no API-object references.
@@ -141,13 +141,13 @@ pub fn check_pod(pod: &Pod) -> Findings {
                 v.name
             )));
         }
-        if let Some(hp) = &v.host_path {
-            if !hp.path.starts_with('/') {
-                out.push((
-                    at.key("hostPath").key("path"),
-                    format!("hostPath path {:?} must be absolute", hp.path),
-                ));
-            }
+        if let Some(hp) = &v.host_path
+            && !hp.path.starts_with('/')
+        {
+            out.push((
+                at.key("hostPath").key("path"),
+                format!("hostPath path {:?} must be absolute", hp.path),
+            ));
         }
     }
 
@@ -264,21 +264,21 @@ fn check_container(c: &Container, at: &FieldPath, volumes: &BTreeSet<String>, ou
                 ),
             ));
         }
-        if let Some(hp) = p.host_port {
-            if !(1..=65535).contains(&hp) {
-                out.push((
-                    pat.key("hostPort"),
-                    format!("hostPort {hp} must be between 1 and 65535"),
-                ));
-            }
+        if let Some(hp) = p.host_port
+            && !(1..=65535).contains(&hp)
+        {
+            out.push((
+                pat.key("hostPort"),
+                format!("hostPort {hp} must be between 1 and 65535"),
+            ));
         }
-        if let Some(proto) = &p.protocol {
-            if !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP") {
-                out.push((
-                    pat.key("protocol"),
-                    format!("protocol {proto:?} must be TCP, UDP or SCTP"),
-                ));
-            }
+        if let Some(proto) = &p.protocol
+            && !matches!(proto.as_str(), "TCP" | "UDP" | "SCTP")
+        {
+            out.push((
+                pat.key("protocol"),
+                format!("protocol {proto:?} must be TCP, UDP or SCTP"),
+            ));
         }
         if let Some(n) = &p.name {
             if n.is_empty()
@@ -304,19 +304,19 @@ fn check_container(c: &Container, at: &FieldPath, volumes: &BTreeSet<String>, ou
         ("readinessProbe", &c.readiness_probe),
         ("startupProbe", &c.startup_probe),
     ] {
-        if let Some(p) = probe {
-            if let Some(msg) = probe_problem(p) {
-                out.push((at.key(field), format!("container {who:?} {field}: {msg}")));
-            }
+        if let Some(p) = probe
+            && let Some(msg) = probe_problem(p)
+        {
+            out.push((at.key(field), format!("container {who:?} {field}: {msg}")));
         }
     }
-    if let Some(policy) = &c.image_pull_policy {
-        if !matches!(policy.as_str(), "Always" | "IfNotPresent" | "Never") {
-            out.push((
-                at.key("imagePullPolicy"),
-                format!("imagePullPolicy {policy:?} must be Always, IfNotPresent or Never"),
-            ));
-        }
+    if let Some(policy) = &c.image_pull_policy
+        && !matches!(policy.as_str(), "Always" | "IfNotPresent" | "Never")
+    {
+        out.push((
+            at.key("imagePullPolicy"),
+            format!("imagePullPolicy {policy:?} must be Always, IfNotPresent or Never"),
+        ));
     }
 }
 

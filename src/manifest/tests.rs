@@ -274,3 +274,34 @@ fn all_errors_are_reported() {
     let errs = errors(bad);
     assert!(errs.len() >= 3, "{errs:#?}");
 }
+
+mod no_panic {
+    use proptest::prelude::*;
+
+    const GOOD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: default\n  labels: {app: web}\nspec:\n  containers:\n  - name: web\n    image: nginx:1\n    ports: [{containerPort: 80}]\n    env: [{name: A, value: \"1\"}]\n  volumes:\n  - name: d\n    emptyDir: {}\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Arbitrary bytes never panic the validator.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = super::check("m.yaml", &bytes);
+        }
+
+        /// A good manifest with a random splice (YAML punctuation, odd scalars) never panics,
+        /// and any error it yields names the file with a line.
+        #[test]
+        fn spliced_manifests(at in 0usize..GOOD.len(), cut in 0usize..20,
+                             insert in "[-:{}\\[\\],'\"&*!|>%@`#\\n ]{0,6}|yes|0644|~|null|1e3|.inf") {
+            let at = GOOD.char_indices().map(|(i, _)| i).rfind(|i| *i <= at).unwrap_or(0);
+            let end = (at + cut).min(GOOD.len());
+            let text = format!("{}{}{}", &GOOD[..at], insert, &GOOD[end..]);
+            if let Err(errs) = super::check("m.yaml", text.as_bytes()) {
+                for e in errs {
+                    prop_assert!(e.to_string().starts_with("m.yaml"), "{}", e);
+                }
+            }
+        }
+    }
+}

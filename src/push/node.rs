@@ -129,18 +129,19 @@ async fn run(
             notices.dedup();
             return done(outcome, plan, notices);
         }
-        if let Some(lock) = &observed.lock {
-            if !break_lock && lock_is_stale(lock, &opts.lock.host, opts.stale_lock_after) {
-                return NodeResult {
-                    message: Some(format!(
-                        "stale lock {}/{} held by {}; the holder is gone. Run again with --break-lock to clear it",
-                        dir,
-                        crate::transport::scripts::LOCK_DIR,
-                        describe_lock(lock)
-                    )),
-                    ..done(NodeOutcome::Failed, plan, notices)
-                };
-            }
+        if let Some(lock) = &observed.lock
+            && !break_lock
+            && lock_is_stale(lock, &opts.lock.host, opts.stale_lock_after)
+        {
+            return NodeResult {
+                message: Some(format!(
+                    "stale lock {}/{} held by {}; the holder is gone. Run again with --break-lock to clear it",
+                    dir,
+                    crate::transport::scripts::LOCK_DIR,
+                    describe_lock(lock)
+                )),
+                ..done(NodeOutcome::Failed, plan, notices)
+            };
         }
         let mut record = plan.record.clone();
         record.revision = revision;
@@ -220,17 +221,17 @@ async fn run(
                     .as_ref()
                     .map(describe_lock)
                     .unwrap_or_else(|| "an unknown holder".into());
-                if let Some(l) = &info {
-                    if lock_is_stale(l, &opts.lock.host, opts.stale_lock_after) {
-                        return NodeResult {
-                            message: Some(format!(
-                                "stale lock {}/{} held by {holder}; the holder is gone. Run again with --break-lock to clear it",
-                                dir,
-                                crate::transport::scripts::LOCK_DIR
-                            )),
-                            ..done(NodeOutcome::Failed, plan, notices)
-                        };
-                    }
+                if let Some(l) = &info
+                    && lock_is_stale(l, &opts.lock.host, opts.stale_lock_after)
+                {
+                    return NodeResult {
+                        message: Some(format!(
+                            "stale lock {}/{} held by {holder}; the holder is gone. Run again with --break-lock to clear it",
+                            dir,
+                            crate::transport::scripts::LOCK_DIR
+                        )),
+                        ..done(NodeOutcome::Failed, plan, notices)
+                    };
                 }
                 if started.elapsed() > opts.lock_timeout {
                     return NodeResult {

@@ -291,14 +291,57 @@ fn b64(bytes: &[u8]) -> String {
     out
 }
 
-fn write_atomic(s: &mut String, name: &str, bytes: &[u8], mode: u32) {
+/// Stage `bytes` as `.<name>.tmp`. Text goes through the shell's builtin `printf` (no process
+/// spawn); anything else (NUL bytes, invalid UTF-8) through `base64 -d`.
+fn stage(s: &mut String, name: &str, bytes: &[u8]) {
     let tmp = sh_quote(&format!(".{name}.tmp"));
     let q = sh_quote(name);
-    let _ = write!(
-        s,
-        "base64 -d > {tmp} <<'PODFLEET_EOF' || fail {q}\n{}PODFLEET_EOF\nchmod {mode:o} {tmp} || fail {q}\nsync -- {tmp} 2>/dev/null || sync\nmv -f {tmp} {q} || fail {q}\n",
-        b64(bytes)
-    );
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.contains('\0') => {
+            let _ = writeln!(s, "printf '%s' {} > {tmp} || fail {q}", sh_quote(text));
+        }
+        _ => {
+            let _ = write!(
+                s,
+                "base64 -d > {tmp} <<'PODFLEET_EOF' || fail {q}\n{}PODFLEET_EOF\n",
+                b64(bytes)
+            );
+        }
+    }
+}
+
+/// Make staged files durable and rename them into place: one `chmod` per mode and one `sync`
+/// for the whole group, then a `mv` per file (never a partial file under its real name).
+fn commit(s: &mut String, files: &[(&str, u32)], echo: bool) {
+    if files.is_empty() {
+        return;
+    }
+    let tmp = |n: &str| sh_quote(&format!(".{n}.tmp"));
+    let mut modes: Vec<u32> = files.iter().map(|f| f.1).collect();
+    modes.sort_unstable();
+    modes.dedup();
+    for m in modes {
+        let names: Vec<String> = files
+            .iter()
+            .filter(|f| f.1 == m)
+            .map(|f| tmp(f.0))
+            .collect();
+        let _ = writeln!(s, "chmod {m:o} {} || fail chmod", names.join(" "));
+    }
+    let all: Vec<String> = files.iter().map(|f| tmp(f.0)).collect();
+    let _ = writeln!(s, "sync -- {} 2>/dev/null || sync", all.join(" "));
+    for (name, _) in files {
+        let q = sh_quote(name);
+        let _ = writeln!(s, "mv -f {} {q} || fail {q}", tmp(name));
+        if echo {
+            let _ = writeln!(s, "echo {}", sh_quote(&format!("W {name}")));
+        }
+    }
+}
+
+fn write_atomic(s: &mut String, name: &str, bytes: &[u8], mode: u32) {
+    stage(s, name, bytes);
+    commit(s, &[(name, mode)], false);
 }
 
 /// Script that locks, checks preconditions, writes, deletes, records and unlocks.
@@ -358,9 +401,13 @@ check() {{
     if !batch.writes.is_empty() || !batch.deletes.is_empty() {
         write_atomic(&mut s, RECORD_FILE, &during_json, 0o600);
     }
-    for w in &batch.writes {
-        write_atomic(&mut s, &w.name, &w.bytes, w.mode);
-        let _ = writeln!(s, "echo {}", sh_quote(&format!("W {}", w.name)));
+    // Groups bound the number of staged temp files and the work lost to an interruption.
+    for group in batch.writes.chunks(16) {
+        for w in group {
+            stage(&mut s, &w.name, &w.bytes);
+        }
+        let files: Vec<(&str, u32)> = group.iter().map(|w| (w.name.as_str(), w.mode)).collect();
+        commit(&mut s, &files, true);
     }
     for (name, mode) in &batch.chmods {
         let _ = writeln!(s, "chmod {mode:o} {q} || fail {q}", q = sh_quote(name));

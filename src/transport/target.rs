@@ -342,10 +342,10 @@ pub fn home_dir() -> PathBuf {
 
 /// The local user name (`$USER`, else the passwd entry).
 pub fn local_user() -> String {
-    if let Ok(u) = std::env::var("USER") {
-        if !u.is_empty() {
-            return u;
-        }
+    if let Ok(u) = std::env::var("USER")
+        && !u.is_empty()
+    {
+        return u;
     }
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()

@@ -127,15 +127,13 @@ impl Agent {
         let mirror = format!("{name}-{}", self.node);
         let start = std::time::Instant::now();
         loop {
-            if let Some(s) = self.try_status() {
-                if let Some(p) = s["pods"]
+            if let Some(s) = self.try_status()
+                && let Some(p) = s["pods"]
                     .as_array()
                     .and_then(|ps| ps.iter().find(|p| p["name"] == mirror.as_str()))
-                {
-                    if pred(p) {
-                        return p.clone();
-                    }
-                }
+                && pred(p)
+            {
+                return p.clone();
             }
             if start.elapsed() > timeout {
                 panic!(
@@ -183,25 +181,24 @@ pub fn cleanup_node(runtime: &str, node: &str, state: &Path) {
     };
     for e in rd.flatten() {
         for f in ["child.pid"] {
-            if let Ok(pid) = std::fs::read_to_string(e.path().join(f)) {
-                if let Ok(pid) = pid.trim().parse::<i32>() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-        if let Ok(meta) = std::fs::read(e.path().join("meta.json")) {
-            if let Some(pid) = serde_json::from_slice::<Value>(&meta)
-                .ok()
-                .and_then(|m| m["shim_pid"].as_i64())
+            if let Ok(pid) = std::fs::read_to_string(e.path().join(f))
+                && let Ok(pid) = pid.trim().parse::<i32>()
             {
                 let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
+        }
+        if let Ok(meta) = std::fs::read(e.path().join("meta.json"))
+            && let Some(pid) = serde_json::from_slice::<Value>(&meta)
+                .ok()
+                .and_then(|m| m["shim_pid"].as_i64())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -338,12 +338,8 @@ impl Runtime for DockerRuntime {
             .condition("not-running")
             .build();
         let mut stream = self.docker.wait_container(id, Some(opts));
-        loop {
-            // bollard reports a non-zero exit as an error item; either way the container stopped.
-            match stream.next().await {
-                Some(_) | None => break,
-            }
-        }
+        // bollard reports a non-zero exit as an error item; either way the container stopped.
+        let _ = stream.next().await;
         // The wait call can return early if the engine restarts; confirm it really stopped.
         loop {
             match self.docker.inspect_container(id, None).await {

@@ -252,7 +252,7 @@ mod tests {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let (_d, p) = file(&format!("|1|{}|{} {KEY_A}\n", b64(salt), b64(&hash)));
         assert_eq!(
-            check(&[p.clone()], "10.1.1.1", 2222, &key(KEY_A)),
+            check(std::slice::from_ref(&p), "10.1.1.1", 2222, &key(KEY_A)),
             HostKeyStatus::Known
         );
         assert!(matches!(
@@ -265,7 +265,7 @@ mod tests {
     fn revoked_and_learn() {
         let (_d, p) = file(&format!("@revoked * {KEY_A}\n"));
         assert!(matches!(
-            check(&[p.clone()], "x", 22, &key(KEY_A)),
+            check(std::slice::from_ref(&p), "x", 22, &key(KEY_A)),
             HostKeyStatus::Revoked { .. }
         ));
         let d = tempfile::tempdir().unwrap();

@@ -333,10 +333,10 @@ impl SshTransport {
         };
         received.map_err(lost)?;
         // A failed write after the command exited (it stopped reading stdin) is not an error.
-        if let Some(Err(e)) = sent {
-            if !got_status {
-                return Err(lost(e));
-            }
+        if let Some(Err(e)) = sent
+            && !got_status
+        {
+            return Err(lost(e));
         }
         if !got_status {
             return Err(TransportError::Unreachable(format!(
