@@ -4,6 +4,7 @@
 mod agent;
 mod common;
 mod completions;
+mod demo;
 mod diff;
 mod history;
 mod inventory;
@@ -46,6 +47,10 @@ pub enum Command {
     Agent(agent::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
+    /// Start a local demo fleet: one agent per inventory host, push, wait for health.
+    Up(demo::UpArgs),
+    /// Stop the demo fleet started by `up` and remove what it created.
+    Down(demo::DownArgs),
 }
 
 /// Parse arguments and run; returns the process exit code.
@@ -59,6 +64,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::History(a) => history::run(&cli.globals, a).await,
         Command::Agent(a) => agent::run(a).await,
         Command::Completions(a) => completions::run(a),
+        Command::Up(a) => demo::up(&cli.globals, a).await,
+        Command::Down(a) => demo::down(a).await,
     };
     match result {
         Ok(code) => code,

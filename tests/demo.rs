@@ -1,0 +1,77 @@
+//! `podfleet up` / `down` end to end on the example fleet, with the process runtime.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::podfleet;
+
+fn copy_dir(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn up_runs_the_example_fleet_and_down_removes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("inventory"), tmp.path());
+    copy_dir(&repo.join("manifests"), tmp.path());
+    let r = podfleet(
+        tmp.path(),
+        &["up", "--runtime", "process", "--wait", "120"],
+        &[],
+    );
+    let demo = tmp.path().join(".podfleet-demo");
+    if r.code != 0 {
+        let _ = podfleet(tmp.path(), &["down"], &[]);
+        panic!("up failed ({}):\n{}\n{}", r.code, r.stdout, r.stderr);
+    }
+    assert!(r.stderr.contains("23/23 Running and Ready"), "{}", r.stderr);
+    for pod in [
+        "etcd-cp1",
+        "kube-apiserver-cp3",
+        "edge-proxy-edge2",
+        "log-shipper-edge1",
+    ] {
+        assert!(r.stdout.contains(pod), "{pod} missing:\n{}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains("log-shipper-edge2"),
+        "edge2 excludes log-shipper"
+    );
+    // The push was recorded in the demo's sled store.
+    let h = podfleet(
+        tmp.path(),
+        &["--state-dir", ".podfleet-demo/state", "history"],
+        &[],
+    )
+    .expect(0);
+    assert!(h.stdout.contains('1'), "{}", h.stdout);
+    // Running `up` again is idempotent: same agents, nothing to change.
+    let again = podfleet(
+        tmp.path(),
+        &["up", "--runtime", "process", "--wait", "60"],
+        &[],
+    )
+    .expect(0);
+    assert!(!again.stdout.contains("changed:"), "{}", again.stdout);
+
+    podfleet(tmp.path(), &["down"], &[]).expect(0);
+    assert!(!demo.exists(), "down removes the demo directory");
+    let left = Command::new("pgrep")
+        .args(["-f", demo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
