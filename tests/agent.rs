@@ -394,3 +394,35 @@ fn process_runtime_logs_to_a_file_per_container() {
     });
     let _ = Path::new(&log);
 }
+
+#[test]
+fn docker_maps_host_network_limits_env_and_volumes() {
+    let l = lab("docker", "dock-map", &[]);
+    let extra_spec = "  hostNetwork: true\n  volumes:\n  - name: scratch\n    emptyDir: {}\n";
+    let extra_container = "    env:\n    - name: GREETING\n      value: hello\n    workingDir: /tmp\n    resources:\n      limits:\n        memory: 64Mi\n        cpu: 250m\n    volumeMounts:\n    - name: scratch\n      mountPath: /scratch\n";
+    l.put(
+        "map.yaml",
+        &pod("map", "[sleep, '3600']", extra_spec, extra_container),
+    );
+    let p = l.agent.wait_pod("map", T, "running", running);
+    let uid = p["uid"].as_str().unwrap();
+    let inspect_of = |container: &str, fmt: &str| {
+        let out = std::process::Command::new("docker")
+            .args(["inspect", "--format", fmt])
+            .arg(format!("k8s_{container}_map-dock-map_default_{uid}_0"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let inspect = |fmt: &str| inspect_of("main", fmt);
+    // As with dockershim: the sandbox holds the host network, the app joins the sandbox.
+    assert_eq!(inspect_of("POD", "{{.HostConfig.NetworkMode}}"), "host");
+    assert!(inspect("{{.HostConfig.NetworkMode}}").starts_with("container:"));
+    assert_eq!(inspect("{{.HostConfig.Memory}}"), "67108864");
+    assert_eq!(inspect("{{.HostConfig.NanoCpus}}"), "250000000");
+    assert_eq!(inspect("{{.Config.WorkingDir}}"), "/tmp");
+    assert!(inspect("{{.Config.Env}}").contains("GREETING=hello"));
+    assert!(inspect("{{json .Mounts}}").contains("/scratch"));
+    // hostNetwork pods report the node's IP, as the kubelet does.
+    assert_eq!(p["mirror"]["status"]["podIP"], "127.0.0.1");
+}
