@@ -323,7 +323,9 @@ fn a_node_down_does_not_stop_the_others() {
     assert!(r.stdout.contains("Connection refused"), "{}", r.stdout);
     assert!(
         lab.nodes[0].dir.join("exporter.yaml").exists()
-            && lab.nodes[2].dir.join("exporter.yaml").exists()
+            && lab.nodes[2].dir.join("exporter.yaml").exists(),
+        "the reachable nodes converge: {}",
+        r.stdout
     );
     assert!(r.stderr.contains("podfleet push --limit @"), "{}", r.stderr);
     let retry = p.path().join("state/last-push.retry");

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::plan::{self, NodePlan, WantedFile};
 use crate::store::NodeOutcome;
 use crate::transport::nodefs::NodeFs;
-use crate::transport::scripts::{ApplyBatch, ApplyOutcome, FileWrite, LockInfo};
+use crate::transport::scripts::{ApplyBatch, ApplyOutcome, FileWrite, LockInfo, ObservedDir};
 use crate::transport::ssh::SshOptions;
 use crate::transport::{self, Target, TransportError};
 
@@ -105,12 +105,26 @@ async fn run(
     let mut break_lock = opts.break_lock;
     let mut changed_retries = 0;
     loop {
-        let observed = match fs.read().await {
-            Ok(o) => o,
+        let mut planned = None;
+        let read = {
+            let mut decide = |observed: &ObservedDir| -> Option<ApplyBatch> {
+                let plan = plan::plan(wanted, observed, opts.prune);
+                let stale = observed.lock.as_ref().is_some_and(|l| {
+                    !break_lock && lock_is_stale(l, &opts.lock.host, opts.stale_lock_after)
+                });
+                let batch = (!opts.check && plan.has_changes() && !stale)
+                    .then(|| build_batch(&plan, revision, opts, break_lock));
+                planned = Some(plan);
+                batch
+            };
+            fs.read_then_apply(&mut decide).await
+        };
+        let (observed, applied) = match read {
+            Ok(x) => x,
             Err(e) => return NodeResult::error(node, dir, e, started),
         };
         notices.extend(observed.warnings.iter().cloned());
-        let plan = plan::plan(wanted, &observed, opts.prune);
+        let plan = planned.unwrap_or_else(|| plan::plan(wanted, &observed, opts.prune));
         let done = |outcome, plan, notices: Vec<String>| NodeResult {
             node: node.to_string(),
             outcome,
@@ -143,50 +157,19 @@ async fn run(
                 ..done(NodeOutcome::Failed, plan, notices)
             };
         }
-        let mut record = plan.record.clone();
-        record.revision = revision;
-        record.pushed_by = opts.lock.owner.clone();
-        record.pushed_at = jiff::Timestamp::now().to_string();
-        let batch = ApplyBatch {
-            writes: plan
-                .changes
-                .iter()
-                .filter_map(|c| match c {
-                    plan::Change::Create { name, after, mode }
-                    | plan::Change::Update {
-                        name, after, mode, ..
-                    } => Some(FileWrite {
-                        name: name.clone(),
-                        bytes: after.clone(),
-                        mode: *mode,
-                    }),
-                    _ => None,
-                })
-                .collect(),
-            chmods: plan
-                .changes
-                .iter()
-                .filter_map(|c| match c {
-                    plan::Change::Chmod { name, to, .. } => Some((name.clone(), *to)),
-                    _ => None,
-                })
-                .collect(),
-            deletes: plan
-                .changes
-                .iter()
-                .filter_map(|c| match c {
-                    plan::Change::Delete { name, .. } => Some(name.clone()),
-                    _ => None,
-                })
-                .collect(),
-            record,
-            expect: plan.expect.clone(),
-            lock: opts.lock.clone(),
-            break_lock,
+        let Some(applied) = applied else {
+            // The combined read failed and a plain read succeeded: go round again.
+            changed_retries += 1;
+            if changed_retries > 5 {
+                return NodeResult {
+                    message: Some("cannot read and write the manifest directory in one go".into()),
+                    ..done(NodeOutcome::Failed, plan, notices)
+                };
+            }
+            continue;
         };
-        match fs.apply(&batch).await {
-            Err(e) => return NodeResult::error(node, dir, e, started),
-            Ok(ApplyOutcome::Done) => {
+        match applied {
+            ApplyOutcome::Done => {
                 if break_lock && observed.lock.is_some() {
                     notices.push(format!(
                         "broke the lock held by {}",
@@ -204,7 +187,7 @@ async fn run(
                 };
                 return done(outcome, plan, notices);
             }
-            Ok(ApplyOutcome::Changed(_)) => {
+            ApplyOutcome::Changed(_) => {
                 // Someone else changed the directory since we read it: read and plan again.
                 changed_retries += 1;
                 if changed_retries > 5 {
@@ -216,7 +199,7 @@ async fn run(
                     };
                 }
             }
-            Ok(ApplyOutcome::Locked(info)) => {
+            ApplyOutcome::Locked(info) => {
                 let holder = info
                     .as_ref()
                     .map(describe_lock)
@@ -246,5 +229,50 @@ async fn run(
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
+    }
+}
+
+/// The node-side batch for a plan: writes, mode changes, deletes and the new record.
+fn build_batch(plan: &NodePlan, revision: u64, opts: &PushOptions, break_lock: bool) -> ApplyBatch {
+    let mut record = plan.record.clone();
+    record.revision = revision;
+    record.pushed_by = opts.lock.owner.clone();
+    record.pushed_at = jiff::Timestamp::now().to_string();
+    ApplyBatch {
+        writes: plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                plan::Change::Create { name, after, mode }
+                | plan::Change::Update {
+                    name, after, mode, ..
+                } => Some(FileWrite {
+                    name: name.clone(),
+                    bytes: after.clone(),
+                    mode: *mode,
+                }),
+                _ => None,
+            })
+            .collect(),
+        chmods: plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                plan::Change::Chmod { name, to, .. } => Some((name.clone(), *to)),
+                _ => None,
+            })
+            .collect(),
+        deletes: plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                plan::Change::Delete { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect(),
+        record,
+        expect: plan.expect.clone(),
+        lock: opts.lock.clone(),
+        break_lock,
     }
 }

@@ -62,9 +62,39 @@ pub trait Transport: Send + Sync {
     /// Close the connection (a no-op for local).
     async fn close(&self) {}
 
+    /// Run `first`, then the script `then` returns for its output (`None`: stop there).
+    /// Transports that can run both in one remote shell do (one process and round trip less
+    /// per node); the default runs two scripts. Returns both outputs.
+    async fn run_script_then(
+        &self,
+        first: &str,
+        then: &mut NextStep<'_>,
+    ) -> Result<(ExecOutput, Option<ExecOutput>), TransportError> {
+        two_steps(self, first, then).await
+    }
+
     /// Warnings raised while connecting (a learned host key, host key checking disabled).
     fn notices(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Decides a second script from the first one's output (see `Transport::run_script_then`).
+pub type NextStep<'a> = dyn for<'o> FnMut(&'o ExecOutput) -> Option<String> + Send + 'a;
+
+/// `run_script_then` as two separate scripts.
+pub async fn two_steps<T: Transport + ?Sized>(
+    t: &T,
+    first: &str,
+    then: &mut NextStep<'_>,
+) -> Result<(ExecOutput, Option<ExecOutput>), TransportError> {
+    let a = t.run_script(first).await?;
+    match then(&a) {
+        Some(next) => {
+            let b = t.run_script(&next).await?;
+            Ok((a, Some(b)))
+        }
+        None => Ok((a, None)),
     }
 }
 

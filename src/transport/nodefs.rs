@@ -2,7 +2,7 @@
 //! batch of changes under the node lock, install files elsewhere on the node.
 
 use super::scripts::{self, ApplyBatch, ApplyOutcome, ObservedDir};
-use super::{Transport, TransportError};
+use super::{ExecOutput, Transport, TransportError};
 
 /// A node's manifest directory reached through a transport.
 pub struct NodeFs<'a> {
@@ -51,6 +51,51 @@ impl<'a> NodeFs<'a> {
             "cannot read {}: {last}",
             self.dir
         )))
+    }
+
+    /// Read the directory and, in the same remote shell where possible, apply the batch
+    /// `decide` makes from what was read (`None`: nothing to apply). Returns what was read and
+    /// the apply outcome, if a batch was applied.
+    pub async fn read_then_apply(
+        &self,
+        decide: &mut (dyn FnMut(&ObservedDir) -> Option<ApplyBatch> + Send),
+    ) -> Result<(ObservedDir, Option<ApplyOutcome>), TransportError> {
+        let mut observed = None;
+        let mut script_error = None;
+        let dir = self.dir.clone();
+        let mut next = |out: &ExecOutput| -> Option<String> {
+            if out.status != 0 {
+                return None;
+            }
+            let obs = scripts::parse_read(&out.stdout).ok()?;
+            let script = decide(&obs).and_then(|b| {
+                scripts::apply_script(&dir, &b)
+                    .map_err(|e| script_error = Some(e))
+                    .ok()
+            });
+            observed = Some(obs);
+            script
+        };
+        let (_, applied) = self
+            .transport
+            .run_script_then(&scripts::read_script(&self.dir), &mut next)
+            .await?;
+        if let Some(e) = script_error {
+            return Err(TransportError::Failed(e));
+        }
+        // The read failed or did not parse: the plain read reports why (and retries once).
+        let observed = match observed {
+            Some(o) => o,
+            None => return Ok((self.read().await?, None)),
+        };
+        let outcome = match applied {
+            Some(out) => Some(
+                scripts::parse_apply(out.status, &out.stdout, &out.stderr_text())
+                    .map_err(|e| TransportError::Failed(format!("{}: {e}", self.dir)))?,
+            ),
+            None => None,
+        };
+        Ok((observed, outcome))
     }
 
     /// Apply a batch (lock, preconditions, atomic writes, record, unlock).

@@ -258,6 +258,20 @@ impl SshTransport {
         stdin: &[u8],
         pty_password: Option<&str>,
     ) -> Result<ExecOutput, TransportError> {
+        Ok(self.exec_then(command, stdin, pty_password, None).await?.0)
+    }
+
+    /// Like `exec`; with `then`, stdin stays open after `stdin`, which must end by printing
+    /// `\n<token> <status>\n`. When that marker arrives, the output so far is handed to the
+    /// continuation and the script it returns is fed to the same shell (one remote process for
+    /// two dependent steps). Returns the final output and, if the marker came, the first one.
+    async fn exec_then(
+        &self,
+        command: &str,
+        stdin: &[u8],
+        pty_password: Option<&str>,
+        mut then: Option<(&str, &mut Continuation<'_>)>,
+    ) -> Result<(ExecOutput, Option<ExecOutput>), TransportError> {
         let lost = |e: russh::Error| {
             TransportError::Unreachable(format!("connection to {} lost: {e}", self.alias))
         };
@@ -271,11 +285,22 @@ impl SshTransport {
         // Read and write concurrently: russh queues window adjustments on the read side, so a
         // large stdin written without draining it stalls the whole session.
         let (mut rx, tx) = ch.split();
+        let session = then.is_some();
+        // The continuation goes through the write side too: sending it from the read loop
+        // would stop draining the read side, which is where russh handles window adjustments.
+        let (next_tx, mut next_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let mut next_tx = Some(next_tx);
         let send = async {
             if !stdin.is_empty() {
                 tx.data(stdin).await?;
             }
-            if pty_password.is_none() {
+            if pty_password.is_none() && !session {
+                tx.eof().await?;
+            }
+            if session {
+                while let Some(script) = next_rx.recv().await {
+                    tx.data(&script[..]).await?;
+                }
                 tx.eof().await?;
             }
             Ok::<(), russh::Error>(())
@@ -285,12 +310,25 @@ impl SshTransport {
             ..Default::default()
         };
         let mut got_status = false;
+        let mut first = None;
+        let mut scanned = 0;
         let receive = async {
             let mut answered = pty_password.is_none();
             while let Some(msg) = rx.wait().await {
                 match msg {
                     ChannelMsg::Data { data } => {
                         out.stdout.extend_from_slice(&data);
+                        if let Some((token, next)) = then.as_mut()
+                            && let Some(step) = split_marker(&mut out, token, &mut scanned)
+                        {
+                            let script = next(&step).unwrap_or_else(|| "exit 0\n".to_string());
+                            if let Some(q) = next_tx.take() {
+                                // The write side ends (EOF) once this sender is gone.
+                                let _ = q.send(script.into_bytes());
+                            }
+                            first = Some(step);
+                            then = None;
+                        }
                         if !answered {
                             let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
                             if text.trim_end().ends_with(':') && text.contains("assword") {
@@ -344,7 +382,7 @@ impl SshTransport {
                 self.alias
             )));
         }
-        Ok(out)
+        Ok((out, first))
     }
 
     async fn sudo_password_needed(&self, b: &Become) -> Result<bool, TransportError> {
@@ -372,10 +410,82 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// The continuation of a two-step script (see `SshTransport::exec_then`).
+type Continuation<'a> = crate::transport::NextStep<'a>;
+use crate::transport::NextStep;
+
+/// If `out.stdout` holds the complete marker line `\n<token> <status>\n`, cut the first step's
+/// output off `out` and return it with that status. `scanned` remembers how far earlier calls
+/// looked, so a large output is searched once, not once per chunk.
+fn split_marker(out: &mut ExecOutput, token: &str, scanned: &mut usize) -> Option<ExecOutput> {
+    let needle = format!("\n{token} ");
+    let from = scanned.saturating_sub(needle.len() + 16);
+    let Some(found) = out.stdout[from..]
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+    else {
+        *scanned = out.stdout.len();
+        return None;
+    };
+    let at = from + found;
+    let rest = &out.stdout[at + needle.len()..];
+    let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+        // The status has not fully arrived yet: look here again next time.
+        *scanned = at;
+        return None;
+    };
+    let status = String::from_utf8_lossy(&rest[..nl])
+        .trim()
+        .parse()
+        .unwrap_or(-1);
+    let after = rest[nl + 1..].to_vec();
+    out.stdout.truncate(at);
+    *scanned = 0;
+    let step = ExecOutput {
+        status,
+        stdout: std::mem::replace(&mut out.stdout, after),
+        stderr: std::mem::take(&mut out.stderr),
+    };
+    Some(step)
+}
+
 #[async_trait]
 impl Transport for SshTransport {
     fn notices(&self) -> Vec<String> {
         self.notices.clone()
+    }
+
+    async fn run_script_then(
+        &self,
+        first: &str,
+        then: &mut NextStep<'_>,
+    ) -> Result<(ExecOutput, Option<ExecOutput>), TransportError> {
+        // One shell for both steps where no password dialogue is involved.
+        let command = match self.become_.as_ref().filter(|b| b.user != self.login_user) {
+            None => "sh -s".to_string(),
+            Some(b) if b.method == BecomeMethod::Sudo && !self.sudo_password_needed(b).await? => {
+                format!("sudo -n -u {} -- sh -s", sh_quote(&b.user))
+            }
+            Some(_) => return crate::transport::two_steps(self, first, then).await,
+        };
+        let mut token = [0u8; 12];
+        getrandom::fill(&mut token).map_err(|e| TransportError::Failed(e.to_string()))?;
+        let token = format!("PODFLEET_STEP_{}", hex::encode(token));
+        let script = format!("(\n{first}\n)\nprintf '\\n%s %s\\n' {token} $?\n");
+        let mut continued = false;
+        let mut next = |out: &ExecOutput| -> Option<String> {
+            let s = then(out);
+            continued = s.is_some();
+            s
+        };
+        let (last, first_out) = self
+            .exec_then(&command, script.as_bytes(), None, Some((&token, &mut next)))
+            .await?;
+        Ok(match first_out {
+            Some(f) if continued => (f, Some(last)),
+            Some(f) => (f, None),
+            None => (last, None),
+        })
     }
 
     async fn run_script(&self, script: &str) -> Result<ExecOutput, TransportError> {
@@ -470,5 +580,38 @@ impl Transport for SshTransport {
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `chunks` one by one as the read loop does; returns the first step and the rest.
+    fn feed(chunks: &[&[u8]]) -> (Option<ExecOutput>, Vec<u8>) {
+        let (mut out, mut scanned, mut step) = (ExecOutput::default(), 0, None);
+        for c in chunks {
+            out.stdout.extend_from_slice(c);
+            if step.is_none() {
+                step = split_marker(&mut out, "TOK", &mut scanned);
+            }
+        }
+        (step, out.stdout)
+    }
+
+    #[test]
+    fn marker_split_across_chunks_is_found_once() {
+        let (step, rest) = feed(&[b"file a\nfile b", b"\nTO", b"K 3", b"\nafter"]);
+        let step = step.expect("marker found");
+        assert_eq!(step.stdout, b"file a\nfile b");
+        assert_eq!(step.status, 3);
+        assert_eq!(rest, b"after");
+    }
+
+    #[test]
+    fn no_marker_keeps_everything() {
+        let (step, rest) = feed(&[b"TOK 1\n", b"x\nTOK"]);
+        assert!(step.is_none());
+        assert_eq!(rest, b"TOK 1\nx\nTOK");
     }
 }
