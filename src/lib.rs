@@ -6,11 +6,13 @@
 
 pub mod agent;
 pub mod cli;
+pub mod coordinator;
 pub mod fleet;
 pub mod logging;
 pub mod manifest;
 pub mod plan;
 pub mod push;
+pub mod rpc;
 pub mod store;
 pub mod term;
 pub mod transport;

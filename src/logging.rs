@@ -16,5 +16,7 @@ pub fn init_with_default(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: journald and log files get plain text.
+        .with_ansi(crate::term::stderr_is_tty() && std::env::var_os("NO_COLOR").is_none())
         .try_init();
 }

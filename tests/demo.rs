@@ -46,6 +46,23 @@ fn up_runs_the_example_fleet_and_down_removes_it() {
         !r.stdout.contains("log-shipper-edge2"),
         "edge2 excludes log-shipper"
     );
+    // The printed view is the coordinator's: every node Ready, every pod InSync.
+    assert_eq!(r.stdout.matches("InSync").count(), 23, "{}", r.stdout);
+    assert_eq!(r.stdout.matches(" Ready ").count(), 5, "{}", r.stdout);
+    let s = podfleet(
+        tmp.path(),
+        &[
+            "--state-dir",
+            ".podfleet-demo/state",
+            "status",
+            "-o",
+            "json",
+        ],
+        &[],
+    )
+    .expect(0);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(v["pods"].as_array().unwrap().len(), 23, "{}", s.stdout);
     // The push was recorded in the demo's sled store.
     let h = podfleet(
         tmp.path(),

@@ -5,6 +5,7 @@
 set -eu
 need=""
 command -v /usr/sbin/sshd >/dev/null 2>&1 || need="$need openssh-server"
+command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v sudo >/dev/null 2>&1 || need="$need sudo"
 [ -x /bin/busybox ] || need="$need busybox-static"
 if [ -n "$need" ]; then

@@ -146,11 +146,24 @@ pub async fn unix_request(
     method: &str,
     path: &str,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
+    unix_request_with_body(socket, method, path, b"")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} (is `podfleet agent` running with this --state-dir?)"))
+}
+
+/// The same with a request body (JSON); also used to talk to the coordinator's socket.
+pub async fn unix_request_with_body(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<(u16, Vec<u8>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::UnixStream::connect(socket)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the agent at {}: {e} (is `podfleet agent` running with this --state-dir?)", socket.display()))?;
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").as_bytes()).await?;
+        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", socket.display()))?;
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: podfleet\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
+    s.write_all(body).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
     let split = buf

@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub backoff_scale: f64,
     /// Multiply probe durations (tests).
     pub probe_scale: f64,
+    /// Report to a coordinator.
+    pub report: Option<super::reporter::ReportConfig>,
 }
 
 /// `staticPodPath` and `fileCheckFrequency` from a KubeletConfiguration file.

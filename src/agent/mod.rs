@@ -12,6 +12,7 @@ pub mod phase;
 pub mod pod;
 pub mod probe;
 pub mod reconciler;
+pub mod reporter;
 pub mod runtime;
 pub mod source;
 pub mod state;
@@ -63,6 +64,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
     }
+    let _reporter = cfg
+        .report
+        .clone()
+        .map(|r| reporter::spawn(r, state.clone()));
     let existing = loop {
         match rt.list().await {
             Ok(l) => break l,

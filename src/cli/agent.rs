@@ -25,6 +25,8 @@ pub enum Action {
     Status(StatusArgs),
     /// Stop a pod and start it again with fresh restart counts.
     Restart(RestartArgs),
+    /// Install a client certificate from the coordinator's CA on each node (over SSH).
+    Enroll(super::enroll::Args),
 }
 
 /// Flags of the agent itself.
@@ -58,6 +60,22 @@ pub struct RunArgs {
     /// Also serve /metrics and the local API on this TCP address.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Report to this coordinator: https://HOST:PORT (mutual TLS with the certificate from
+    /// `agent enroll`), or http://127.0.0.1:PORT for a `serve --insecure-listen` demo.
+    /// Default: the address `agent enroll` wrote to PKI_DIR/coordinator, if any.
+    #[arg(long, value_name = "URL", env = "PODFLEET_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// Where `agent enroll` installed ca.crt, node.crt, node.key and coordinator.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODFLEET_PKI_DIR",
+        default_value = "/etc/podfleet"
+    )]
+    pub pki_dir: PathBuf,
+    /// Seconds between heartbeats to the coordinator.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub heartbeat_interval: u64,
     /// Multiply back-off durations (testing only).
     #[arg(
         long,
@@ -97,8 +115,9 @@ fn state_dir(d: &Option<PathBuf>) -> PathBuf {
 }
 
 /// Run.
-pub async fn run(a: Args) -> anyhow::Result<i32> {
+pub async fn run(g: &super::Globals, a: Args) -> anyhow::Result<i32> {
     match a.action {
+        Some(Action::Enroll(e)) => super::enroll::run(g, e).await,
         Some(Action::Status(s)) => status(s).await,
         Some(Action::Restart(r)) => {
             let sock = state_dir(&r.state_dir).join("agent.sock");
@@ -127,13 +146,43 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
         })?,
         None => freq.unwrap_or(Duration::from_secs(20)),
     };
+    let node_ip = r.node_ip.clone().unwrap_or_else(config::default_node_ip);
+    let coordinator = match r.coordinator.clone() {
+        Some(c) => Some(c),
+        None => std::fs::read_to_string(r.pki_dir.join("coordinator"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+    };
+    let report = match coordinator {
+        None => None,
+        Some(endpoint) => {
+            let endpoint = if endpoint.contains("://") {
+                endpoint
+            } else {
+                format!("https://{endpoint}")
+            };
+            let tls = if endpoint.starts_with("https://") {
+                Some(agent::reporter::ClientTls::load(&r.pki_dir)?)
+            } else {
+                None
+            };
+            Some(agent::reporter::ReportConfig {
+                endpoint,
+                tls,
+                heartbeat: Duration::from_secs(r.heartbeat_interval.max(1)),
+                snapshot_every: Duration::from_secs(300),
+                node_ip: node_ip.clone(),
+            })
+        }
+    };
     let cfg = AgentConfig {
         manifest_dir: dir,
         node_name: r
             .node_name
             .map(|n| n.to_lowercase())
             .unwrap_or_else(config::default_node_name),
-        node_ip: r.node_ip.unwrap_or_else(config::default_node_ip),
+        node_ip,
         runtime: r.runtime,
         state_dir: state_dir(&r.state_dir),
         extensions: r.manifest_extensions.map(|v| {
@@ -145,6 +194,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
         metrics_listen: r.metrics_listen,
         backoff_scale: r.backoff_scale,
         probe_scale: r.probe_scale,
+        report,
     };
     agent::run(cfg).await?;
     Ok(0)

@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use crate::fleet::{self, DesiredState, Fleet};
 use crate::plan::WantedFile;
 use crate::push::NodeJob;
-use crate::store::{SledStore, Store, default_state_dir};
+use crate::store::{Store, default_state_dir};
 use crate::transport::target::{self, TargetDefaults};
 
 /// Options accepted by every command.
@@ -81,11 +80,8 @@ impl Globals {
     }
 
     /// Open the push history store.
-    pub fn store(&self) -> anyhow::Result<Box<dyn Store>> {
-        let dir = self.state_dir();
-        let s = SledStore::open(&dir)
-            .with_context(|| format!("opening the store in {}", dir.display()))?;
-        Ok(Box::new(s))
+    pub async fn store(&self) -> anyhow::Result<Box<dyn Store>> {
+        crate::coordinator::client::open_store(&self.state_dir()).await
     }
 }
 

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use comfy_table::Table;
 
 use super::common::{Globals, select_hosts};
 use crate::agent::api::unix_request;
@@ -69,7 +68,10 @@ pub async fn up(g: &Globals, a: UpArgs) -> anyhow::Result<i32> {
     let local_inv = dir.join("local-nodes.yml");
     std::fs::write(&local_inv, local)?;
     let exe = std::env::current_exe()?;
+    let addr = start_coordinator(&exe, &dir).await?;
+    let pki = crate::coordinator::pki::Pki::load(&dir.join("state"))?;
     for h in &hosts {
+        enroll(&pki, &dir, h, &addr)?;
         start_agent(&exe, &dir, h, &runtime)?;
     }
     println!(
@@ -100,15 +102,15 @@ pub async fn up(g: &Globals, a: UpArgs) -> anyhow::Result<i32> {
         );
     }
     let healthy = wait_healthy(&dir, &hosts, Duration::from_secs(a.wait)).await;
-    print_view(&dir, &hosts).await;
+    print_view(&dir.join("state"), &hosts).await?;
+    let state = dir.join("state");
     println!("\nTry:");
+    println!("  podfleet --state-dir {} status -o wide", state.display());
+    println!("  podfleet --state-dir {} events", state.display());
+    println!("  podfleet --state-dir {} history", state.display());
     println!(
         "  podfleet agent status --state-dir {}",
         dir.join("agents").join(&hosts[0]).display()
-    );
-    println!(
-        "  podfleet --state-dir {} history",
-        dir.join("state").display()
     );
     println!("  podfleet down --dir {}", a.dir.display());
     if !healthy {
@@ -154,14 +156,8 @@ pub async fn down(a: DownArgs) -> anyhow::Result<i32> {
                 None => break,
             }
         }
-        if let Some(pid) = agent_pid(&agents.join(n)) {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            for _ in 0..100 {
-                if nix::sys::signal::kill(pid, None).is_err() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        if let Some(pid) = pid_in(&agents.join(n).join("agent.pid")) {
+            stop(pid).await;
         }
         println!("stopped {n}");
     }
@@ -170,6 +166,10 @@ pub async fn down(a: DownArgs) -> anyhow::Result<i32> {
             "{left} pods did not stop; the demo directory {} is kept",
             a.dir.display()
         );
+    }
+    if let Some(pid) = pid_in(&a.dir.join("coordinator.pid")) {
+        stop(pid).await;
+        println!("stopped the coordinator");
     }
     std::fs::remove_dir_all(&a.dir)?;
     println!("removed {}", a.dir.display());
@@ -206,25 +206,115 @@ fn ensure_demo_image() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn agent_pid(state: &Path) -> Option<nix::unistd::Pid> {
-    let pid: i32 = std::fs::read_to_string(state.join("agent.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+/// The live process whose pid is in `file`.
+fn pid_in(file: &Path) -> Option<nix::unistd::Pid> {
+    let pid: i32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
     let pid = nix::unistd::Pid::from_raw(pid);
     nix::sys::signal::kill(pid, None).ok().map(|_| pid)
 }
 
+/// SIGTERM and wait up to 10 s.
+async fn stop(pid: nix::unistd::Pid) {
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    for _ in 0..100 {
+        if nix::sys::signal::kill(pid, None).is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Start `exe` detached (own session) with output to `log`; returns its pid.
+fn spawn_detached(mut c: Command, log: &Path) -> anyhow::Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(log)?;
+    c.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .env("NO_COLOR", "1");
+    // SAFETY: setsid is async-signal-safe; the child outlives this command in its own session.
+    unsafe {
+        c.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    Ok(c.spawn()?.id())
+}
+
+/// Start the coordinator on the demo's store (unless running); returns its address.
+async fn start_coordinator(exe: &Path, dir: &Path) -> anyhow::Result<String> {
+    let addr_file = dir.join("coordinator.addr");
+    if pid_in(&dir.join("coordinator.pid")).is_some()
+        && let Ok(addr) = std::fs::read_to_string(&addr_file)
+    {
+        return Ok(addr.trim().to_string());
+    }
+    let free = || -> anyhow::Result<String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Ok(format!("127.0.0.1:{port}"))
+    };
+    let (addr, kube) = (free()?, free()?);
+    let mut c = Command::new(exe);
+    c.arg("--state-dir").arg(dir.join("state")).args([
+        "serve",
+        "--listen",
+        &addr,
+        "--kube-listen",
+        &kube,
+    ]);
+    let pid =
+        spawn_detached(c, &dir.join("coordinator.log")).context("cannot start the coordinator")?;
+    std::fs::write(dir.join("coordinator.pid"), pid.to_string())?;
+    std::fs::write(&addr_file, &addr)?;
+    let sock = crate::coordinator::api::socket_path(&dir.join("state"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::coordinator::client::running(&dir.join("state"))
+        .await
+        .is_none()
+    {
+        if Instant::now() > deadline || pid_in(&dir.join("coordinator.pid")).is_none() {
+            bail!(
+                "the coordinator did not start (socket {}); see {}",
+                sock.display(),
+                dir.join("coordinator.log").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(addr)
+}
+
+/// What `agent enroll` does over SSH, done locally: the node's certificate, key, CA and
+/// the coordinator's address in `agents/<host>/pki`.
+fn enroll(
+    pki: &crate::coordinator::pki::Pki,
+    dir: &Path,
+    host: &str,
+    addr: &str,
+) -> anyhow::Result<()> {
+    use crate::coordinator::pki::write_private;
+    let out = dir.join("agents").join(host).join("pki");
+    std::fs::create_dir_all(&out)?;
+    let pem = pki.client_cert(host, 30)?;
+    write_private(&out.join("ca.crt"), pki.ca_cert().as_bytes())?;
+    write_private(&out.join("node.crt"), pem.cert.as_bytes())?;
+    write_private(&out.join("node.key"), pem.key.as_bytes())?;
+    write_private(
+        &out.join("coordinator"),
+        format!("https://{addr}\n").as_bytes(),
+    )
+}
+
 /// Start a detached agent for `host` unless one is already running.
 fn start_agent(exe: &Path, dir: &Path, host: &str, runtime: &str) -> anyhow::Result<()> {
-    use std::os::unix::process::CommandExt;
     let state = dir.join("agents").join(host);
     std::fs::create_dir_all(&state)?;
-    if agent_pid(&state).is_some() {
+    if pid_in(&state.join("agent.pid")).is_some() {
         return Ok(());
     }
-    let log = std::fs::File::create(state.join("agent.log"))?;
     let mut c = Command::new(exe);
     c.arg("agent")
         .arg("--pod-manifest-path")
@@ -237,20 +327,13 @@ fn start_agent(exe: &Path, dir: &Path, host: &str, runtime: &str) -> anyhow::Res
             "--node-ip",
             "127.0.0.1",
         ])
+        .args(["--heartbeat-interval", "2"])
+        .arg("--pki-dir")
+        .arg(state.join("pki"))
         .arg("--state-dir")
-        .arg(&state)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    // SAFETY: setsid is async-signal-safe; the agent outlives this command in its own session.
-    unsafe {
-        c.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
-    let child = c.spawn().context("cannot start the agent")?;
-    std::fs::write(state.join("agent.pid"), child.id().to_string())?;
+        .arg(&state);
+    let pid = spawn_detached(c, &state.join("agent.log")).context("cannot start the agent")?;
+    std::fs::write(state.join("agent.pid"), pid.to_string())?;
     Ok(())
 }
 
@@ -297,29 +380,24 @@ async fn wait_healthy(dir: &Path, hosts: &[String], limit: Duration) -> bool {
     }
 }
 
-async fn print_view(dir: &Path, hosts: &[String]) {
-    let mut t = Table::new();
-    t.load_style(comfy_table::presets::NOTHING);
-    t.set_header(["NODE", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS"]);
-    for h in hosts {
-        match status(&dir.join("agents").join(h).join("agent.sock")).await {
-            None => {
-                t.add_row([h.as_str(), "", "(agent not answering)", "", "", ""]);
-            }
-            Some(mut s) => {
-                s.pods.sort_by(|a, b| a.name.cmp(&b.name));
-                for p in &s.pods {
-                    t.add_row([
-                        h.clone(),
-                        p.namespace.clone(),
-                        p.name.clone(),
-                        format!("{}/{}", p.ready, p.total),
-                        super::agent::pod_status_text(p),
-                        p.restarts.to_string(),
-                    ]);
-                }
-            }
+/// Print `podfleet status` for the demo, once the coordinator has every pod (or 10 s).
+async fn print_view(state: &Path, hosts: &[String]) -> anyhow::Result<()> {
+    use crate::coordinator::view::{SyncState, fleet_view};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = crate::coordinator::client::fleet_data(state).await?;
+        let grace = Duration::from_secs(data.grace_secs.unwrap_or(40));
+        let v = fleet_view(
+            &data.reported,
+            &data.desired,
+            Some(hosts),
+            jiff::Timestamp::now(),
+            grace,
+        );
+        if Instant::now() > deadline || v.pods.iter().all(|p| p.sync == SyncState::InSync) {
+            print!("{}", super::status::render(&v, false));
+            return Ok(());
         }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    println!("{t}");
 }

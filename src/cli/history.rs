@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Run.
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
-    let store = g.store()?;
+    let store = g.store().await?;
     match a.rev {
         None => {
             let revs = store.revisions().await?;

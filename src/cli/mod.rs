@@ -6,10 +6,14 @@ mod common;
 mod completions;
 mod demo;
 mod diff;
+mod enroll;
 mod history;
 mod inventory;
+mod kubeconfig;
 mod push;
 mod render;
+mod serve;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -45,6 +49,14 @@ pub enum Command {
     History(history::Args),
     /// Run the on-node agent (reconcile a manifest directory into pods), or query it.
     Agent(agent::Args),
+    /// Run the coordinator: agents report over gRPC (mutual TLS) into the store.
+    Serve(serve::Args),
+    /// Show the fleet: nodes, static pods, and whether each runs what was pushed (SYNC).
+    Status(status::Args),
+    /// Show events agents reported (starts, back-offs, probe failures, invalid manifests).
+    Events(status::EventsArgs),
+    /// Print a kubeconfig for the coordinator's read-only Kubernetes API (kubectl).
+    Kubeconfig(kubeconfig::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
     /// Start a local demo fleet: one agent per inventory host, push, wait for health.
@@ -62,7 +74,11 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Diff(a) => diff::run(&cli.globals, a).await,
         Command::Push(a) => push::run(&cli.globals, a).await,
         Command::History(a) => history::run(&cli.globals, a).await,
-        Command::Agent(a) => agent::run(a).await,
+        Command::Agent(a) => agent::run(&cli.globals, a).await,
+        Command::Serve(a) => serve::run(&cli.globals, a).await,
+        Command::Status(a) => status::run(&cli.globals, a).await,
+        Command::Events(a) => status::events(&cli.globals, a).await,
+        Command::Kubeconfig(a) => kubeconfig::run(&cli.globals, a),
         Command::Completions(a) => completions::run(a),
         Command::Up(a) => demo::up(&cli.globals, a).await,
         Command::Down(a) => demo::down(a).await,
@@ -81,6 +97,7 @@ impl Command {
     pub fn default_log_level(&self) -> &'static str {
         match self {
             Command::Agent(a) if a.action.is_none() => "info",
+            Command::Serve(_) => "info",
             _ => "warn",
         }
     }

@@ -117,6 +117,8 @@ pub struct RunOutput {
     pub results: Vec<NodeResult>,
     /// The desired state that was pushed.
     pub state: DesiredState,
+    /// Each node's inventory groups.
+    pub groups: BTreeMap<String, Vec<String>>,
 }
 
 /// Load, render, validate and run (push or check) over the selected hosts.
@@ -136,7 +138,18 @@ pub async fn execute(
     let (defaults, ssh) = conn.resolve()?;
     let jobs = jobs(&fleet, &state, &defaults);
     let results = push::run_all(jobs, revision, opts, &ssh, reporter).await;
-    Ok((fleet, RunOutput { results, state }))
+    let groups = hosts
+        .iter()
+        .map(|h| (h.clone(), fleet.inventory.host_group_names(h)))
+        .collect();
+    Ok((
+        fleet,
+        RunOutput {
+            results,
+            state,
+            groups,
+        },
+    ))
 }
 
 /// Build the history entry of a run.
@@ -173,6 +186,7 @@ pub fn revision_of(
                 outcome: r.outcome,
                 message: r.message.clone(),
                 revision: id,
+                groups: out.groups.get(&r.node).cloned().unwrap_or_default(),
             },
         );
     }
@@ -183,6 +197,7 @@ pub fn revision_of(
         command: command.to_string(),
         limit,
         nodes,
+        duration_ms: 0,
     };
     (rev, blobs)
 }
@@ -221,7 +236,11 @@ pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let opts = options(&a);
     // Open the store before touching any node: a push must be recordable.
-    let store: Option<Box<dyn Store>> = if a.check { None } else { Some(g.store()?) };
+    let store: Option<Box<dyn Store>> = if a.check {
+        None
+    } else {
+        Some(g.store().await?)
+    };
     let revision = match &store {
         Some(s) => s.next_revision_id().await?,
         None => 0,
@@ -230,14 +249,17 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         diff: a.diff || a.check,
         prune: a.prune,
     };
+    let started = std::time::Instant::now();
     let (_fleet, out) = execute(g, &opts, &a.conn, revision, &reporter).await?;
+    let took = started.elapsed();
     print!("{}", report::recap(&out.results, color()));
     if let Some(store) = &store {
         let mut command = "push".to_string();
         if a.prune {
             command.push_str(" --prune");
         }
-        let (rev, blobs) = revision_of(revision, &command, g.limit.clone(), &out);
+        let (mut rev, blobs) = revision_of(revision, &command, g.limit.clone(), &out);
+        rev.duration_ms = took.as_millis() as u64;
         store.save_revision(&rev, &blobs).await?;
         eprintln!("recorded as revision {revision} (podfleet history {revision})");
     }

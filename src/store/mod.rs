@@ -6,7 +6,9 @@
 //! exclusive lock on its directory, so while `podfleet serve` owns the store, the CLI
 //! talks to the coordinator instead (see `coordinator::client`).
 
+mod fleet;
 mod revision;
+mod sled_fleet;
 mod sled_store;
 
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+pub use fleet::{ContainerRecord, EventRecord, EventRetention, NodeRecord, PodRecord, Reported};
 pub use revision::{FileRev, NodeOutcome, NodeRevision, Revision, RevisionSummary};
 pub use sled_store::{SledStore, StoreLocked};
 

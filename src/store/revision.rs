@@ -63,6 +63,9 @@ pub struct NodeRevision {
     /// Revision this node's files come from (itself, unless it was rolled back).
     #[serde(default)]
     pub revision: u64,
+    /// The node's inventory groups at push time (node labels in the Kubernetes API view).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// A push run.
@@ -81,6 +84,9 @@ pub struct Revision {
     pub limit: Option<String>,
     /// Per node.
     pub nodes: BTreeMap<String, NodeRevision>,
+    /// Wall time of the push in milliseconds (0 when not measured).
+    #[serde(default)]
+    pub duration_ms: u64,
 }
 
 /// A line of `podfleet history`.

@@ -22,7 +22,7 @@ const META: &str = "meta";
 /// sled database with podfleet's trees.
 #[derive(Clone)]
 pub struct SledStore {
-    db: sled::Db,
+    pub(super) db: sled::Db,
     path: PathBuf,
 }
 
@@ -178,6 +178,7 @@ mod tests {
                 outcome: NodeOutcome::Changed,
                 message: None,
                 revision: id,
+                groups: vec![],
             },
         );
         let rev = Revision {
@@ -187,6 +188,7 @@ mod tests {
             command: "push".into(),
             limit: None,
             nodes,
+            duration_ms: 1500,
         };
         s.save_revision(&rev, &[("h".into(), b"content".to_vec())])
             .await

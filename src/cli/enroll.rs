@@ -1,0 +1,114 @@
+//! `podfleet agent enroll`: give each node a client certificate from the fleet CA over SSH
+//! (the channel already trusted), with the CA and the coordinator's address.
+
+use futures::StreamExt as _;
+
+use crate::coordinator::pki::Pki;
+use crate::transport::{self, nodefs};
+
+use super::Globals;
+use super::common::select_hosts;
+use super::push::ConnArgs;
+
+/// Arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Coordinator address the agents dial (HOST:PORT; must match --listen/--tls-san of serve).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub coordinator: String,
+    /// Certificate lifetime in days.
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub valid_days: i64,
+    /// Show what would be installed, change nothing.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// The node directory for the agent's credentials: `podfleet_config_dir`, else /etc/podfleet.
+fn config_dir(vars: &serde_json::Map<String, serde_json::Value>) -> String {
+    vars.get("podfleet_config_dir")
+        .and_then(|v| v.as_str())
+        .unwrap_or("/etc/podfleet")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Run.
+pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
+    let fleet = g.fleet()?;
+    let hosts = select_hosts(g, &fleet)?;
+    let pki = Pki::load(&g.state_dir())?;
+    let (defaults, ssh) = a.conn.resolve()?;
+    let coordinator = if a.coordinator.contains("://") {
+        a.coordinator.clone()
+    } else {
+        format!("https://{}", a.coordinator)
+    };
+    let jobs = hosts.iter().map(|host| {
+        let vars = fleet.inventory.host_vars(host).unwrap_or_default();
+        let target = transport::target::from_vars(host, &vars, &defaults);
+        let dir = config_dir(&vars);
+        let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
+        async move {
+            let files = |cert: String, key: String| {
+                vec![
+                    (
+                        format!("{dir}/ca.crt"),
+                        pki.ca_cert().as_bytes().to_vec(),
+                        0o600,
+                    ),
+                    (format!("{dir}/node.crt"), cert.into_bytes(), 0o600),
+                    (format!("{dir}/node.key"), key.into_bytes(), 0o600),
+                    (
+                        format!("{dir}/coordinator"),
+                        format!("{coordinator}\n").into_bytes(),
+                        0o600,
+                    ),
+                ]
+            };
+            if a.check {
+                return (
+                    host.clone(),
+                    Ok(format!(
+                        "would install ca.crt, node.crt, node.key, coordinator into {dir}"
+                    )),
+                );
+            }
+            let result = async {
+                let pem = pki
+                    .client_cert(host, a.valid_days)
+                    .map_err(|e| transport::TransportError::Failed(e.to_string()))?;
+                let target = target.map_err(transport::TransportError::Failed)?;
+                let t = transport::connect(&target, ssh).await?;
+                let r = nodefs::install_files(t.as_ref(), &files(pem.cert, pem.key)).await;
+                t.close().await;
+                r.map(|()| format!("certificate for {host} installed in {dir}"))
+            }
+            .await;
+            (host.clone(), result)
+        }
+    });
+    let mut results: Vec<_> = futures::stream::iter(jobs)
+        .buffer_unordered(a.conn.forks.max(1))
+        .collect()
+        .await;
+    results.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut code = 0;
+    for (host, r) in results {
+        match r {
+            Ok(msg) if a.check => println!("ok: [{host}] => {msg}"),
+            Ok(msg) => println!("changed: [{host}] => {msg}"),
+            Err(e) if e.is_unreachable() => {
+                println!("fatal: [{host}]: UNREACHABLE! => {e}");
+                code = code.max(4);
+            }
+            Err(e) => {
+                println!("fatal: [{host}]: FAILED! => {e}");
+                code = code.max(2);
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,286 @@
+//! Turning agent messages into store records. The conversions are pure; [`Ingest::apply`]
+//! writes them to the store.
+
+use super::kube::watch::{Change, WatchHub};
+use crate::rpc::{self, agent_message::Body};
+use crate::store::{ContainerRecord, EventRecord, NodeRecord, PodRecord, SledStore};
+
+/// A report refused because it is about another node than the stream's identity.
+#[derive(Debug, thiserror::Error)]
+#[error("node {identity:?} sent a report about node {claimed:?}; refused")]
+pub struct WrongNode {
+    /// The certificate's node.
+    pub identity: String,
+    /// The node the message names.
+    pub claimed: String,
+}
+
+/// A pod status as stored.
+pub fn pod_record(node: &str, p: &rpc::PodStatus, now: &str) -> PodRecord {
+    let mirror: serde_json::Value =
+        serde_json::from_slice(&p.mirror_json).unwrap_or(serde_json::Value::Null);
+    PodRecord {
+        node: node.to_string(),
+        uid: p.uid.clone(),
+        name: p.name.clone(),
+        namespace: p.namespace.clone(),
+        file: p.file.clone(),
+        content_sha256: p.content_sha256.clone(),
+        phase: p.phase.clone(),
+        ready: p.ready,
+        total: p.total,
+        restarts: p.restarts,
+        last_error: p.last_error.clone(),
+        terminating: p.terminating,
+        containers: p
+            .containers
+            .iter()
+            .map(|c| ContainerRecord {
+                name: c.name.clone(),
+                state: c.state.clone(),
+                reason: c.reason.clone(),
+                ready: c.ready,
+                restarts: c.restarts,
+            })
+            .collect(),
+        conditions: p
+            .conditions
+            .iter()
+            .map(|c| (c.r#type.clone(), c.status.clone()))
+            .collect(),
+        start_time: mirror["status"]["startTime"].as_str().map(str::to_string),
+        pod_ip: mirror["status"]["podIP"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        mirror,
+        updated: now.to_string(),
+    }
+}
+
+/// A node status as stored, keeping `first_seen` from the earlier record.
+pub fn node_record(
+    node: &str,
+    s: &rpc::NodeStatus,
+    earlier: Option<&NodeRecord>,
+    now: &str,
+) -> NodeRecord {
+    NodeRecord {
+        name: node.to_string(),
+        agent_version: s.agent_version.clone(),
+        runtime: s.runtime.clone(),
+        started_at: s.started_at.clone(),
+        node_ip: s.node_ip.clone(),
+        sources_ready: s.sources_ready,
+        issues: s
+            .issues
+            .iter()
+            .map(|i| (i.file.clone(), i.message.clone(), i.keeping_last_good))
+            .collect(),
+        first_seen: earlier
+            .map(|e| e.first_seen.clone())
+            .unwrap_or_else(|| now.to_string()),
+        last_seen: now.to_string(),
+    }
+}
+
+/// An event as stored.
+pub fn event_record(node: &str, e: &rpc::Event) -> EventRecord {
+    EventRecord {
+        node: node.to_string(),
+        first_time: e.first_time.clone(),
+        last_time: e.last_time.clone(),
+        count: e.count,
+        kind: e.r#type.clone(),
+        reason: e.reason.clone(),
+        message: e.message.clone(),
+        object: e.object.clone(),
+        namespace: e.namespace.clone(),
+        uid: e.uid.clone(),
+    }
+}
+
+/// What one message changed (for metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Pod statuses written.
+    pub pods: usize,
+    /// Events written.
+    pub events: usize,
+}
+
+/// Writes agent messages for one authenticated node into the store.
+pub struct Ingest<'a> {
+    /// The store.
+    pub store: &'a SledStore,
+    /// The node the stream belongs to.
+    pub identity: &'a str,
+    /// Where pod changes are announced (the Kubernetes API's watches), if anywhere.
+    pub hub: Option<&'a WatchHub>,
+}
+
+impl Ingest<'_> {
+    /// Apply one message. A message about another node is refused.
+    pub fn apply(&self, m: &rpc::AgentMessage) -> anyhow::Result<Applied> {
+        if m.node != self.identity {
+            return Err(WrongNode {
+                identity: self.identity.to_string(),
+                claimed: m.node.clone(),
+            }
+            .into());
+        }
+        let now = jiff::Timestamp::now().to_string();
+        let node = self.identity;
+        let mut applied = Applied::default();
+        let touch = |status: Option<&rpc::NodeStatus>| -> anyhow::Result<()> {
+            let earlier = self.store.node(node)?;
+            let rec = match (status, earlier.as_ref()) {
+                (Some(s), e) => node_record(node, s, e, &now),
+                (None, Some(e)) => NodeRecord {
+                    last_seen: now.clone(),
+                    ..e.clone()
+                },
+                (None, None) => NodeRecord {
+                    name: node.to_string(),
+                    first_seen: now.clone(),
+                    last_seen: now.clone(),
+                    ..Default::default()
+                },
+            };
+            self.store.put_node(&rec)
+        };
+        match &m.body {
+            Some(Body::Heartbeat(s)) => touch(Some(s))?,
+            Some(Body::Snapshot(snap)) => {
+                touch(snap.node.as_ref())?;
+                let before = self.store.pod_uids(node)?;
+                let mut pods = Vec::new();
+                for p in &snap.pods {
+                    pods.push(self.versioned(pod_record(node, p, &now))?);
+                }
+                let mut gone = Vec::new();
+                for uid in before.iter().filter(|u| !pods.iter().any(|p| &p.uid == *u)) {
+                    gone.extend(self.store.mirror(node, uid)?);
+                }
+                self.store.replace_pods(node, &pods)?;
+                for p in &pods {
+                    let kind = if before.contains(&p.uid) {
+                        "MODIFIED"
+                    } else {
+                        "ADDED"
+                    };
+                    self.announce(kind, p.mirror.clone());
+                }
+                for m in gone {
+                    self.announce_deleted(m)?;
+                }
+                applied.pods = pods.len();
+            }
+            Some(Body::Pod(p)) => {
+                let existed = self.store.mirror(node, &p.uid)?.is_some();
+                let rec = self.versioned(pod_record(node, p, &now))?;
+                self.store.put_pod(&rec)?;
+                self.announce(if existed { "MODIFIED" } else { "ADDED" }, rec.mirror);
+                applied.pods = 1;
+            }
+            Some(Body::PodRemoved(r)) => {
+                let before = self.store.mirror(node, &r.uid)?;
+                self.store.remove_pod(node, &r.uid)?;
+                if let Some(m) = before {
+                    self.announce_deleted(m)?;
+                }
+            }
+            Some(Body::Event(e)) => {
+                self.store.put_event(&event_record(node, e))?;
+                applied.events = 1;
+            }
+            None => {}
+        }
+        Ok(applied)
+    }
+
+    /// Give the mirror object a fresh resourceVersion.
+    fn versioned(&self, mut rec: PodRecord) -> anyhow::Result<PodRecord> {
+        if self.hub.is_some()
+            && let Some(meta) = rec
+                .mirror
+                .get_mut("metadata")
+                .and_then(|m| m.as_object_mut())
+        {
+            let rv = self.store.next_id()?;
+            meta.insert("resourceVersion".into(), rv.to_string().into());
+        }
+        Ok(rec)
+    }
+
+    fn announce(&self, kind: &'static str, object: serde_json::Value) {
+        let Some(hub) = self.hub else { return };
+        let rv = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        hub.publish(Change {
+            kind,
+            resource: "pods",
+            object,
+            rv,
+        });
+    }
+
+    fn announce_deleted(&self, mut object: serde_json::Value) -> anyhow::Result<()> {
+        if self.hub.is_some() {
+            let rv = self.store.next_id()?;
+            object["metadata"]["resourceVersion"] = rv.to_string().into();
+            self.announce("DELETED", object);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(node: &str, body: Body) -> rpc::AgentMessage {
+        rpc::AgentMessage {
+            seq: 1,
+            node: node.into(),
+            body: Some(body),
+        }
+    }
+
+    #[test]
+    fn reports_about_other_nodes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let ingest = Ingest {
+            store: &store,
+            identity: "n1",
+            hub: None,
+        };
+        let err = ingest
+            .apply(&msg("n2", Body::Heartbeat(Default::default())))
+            .unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert!(store.reported().unwrap().nodes.is_empty());
+        ingest
+            .apply(&msg(
+                "n1",
+                Body::Snapshot(rpc::Snapshot {
+                    node: Some(rpc::NodeStatus {
+                        agent_version: "0.1.0".into(),
+                        ..Default::default()
+                    }),
+                    pods: vec![rpc::PodStatus {
+                        uid: "u".into(),
+                        name: "web-n1".into(),
+                        ..Default::default()
+                    }],
+                }),
+            ))
+            .unwrap();
+        let r = store.reported().unwrap();
+        assert_eq!(r.nodes[0].agent_version, "0.1.0");
+        assert_eq!(r.pods[0].name, "web-n1");
+    }
+}

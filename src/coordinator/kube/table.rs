@@ -1,0 +1,308 @@
+//! The server-side Table format (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`):
+//! the columns `kubectl get` prints, computed the way the API server's printers do.
+
+use serde_json::{Value, json};
+
+/// kubectl's human duration (`45s`, `5m3s`, `3h`, `2d4h`, `400d`).
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86_400);
+    if s < 120 {
+        format!("{s}s")
+    } else if m < 10 {
+        if s % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        }
+    } else if h < 3 {
+        format!("{m}m")
+    } else if h < 8 {
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
+    } else if h < 48 {
+        format!("{h}h")
+    } else if h < 24 * 8 {
+        if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        }
+    } else if d < 365 * 2 {
+        format!("{d}d")
+    } else {
+        format!("{}y", d / 365)
+    }
+}
+
+fn age(t: &Value, now: jiff::Timestamp) -> String {
+    match t.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) {
+        Some(t) => human_duration(now.duration_since(t).as_secs()),
+        None => "<unknown>".into(),
+    }
+}
+
+fn col(name: &str, kind: &str, priority: u8, description: &str) -> Value {
+    json!({
+        "name": name,
+        "type": kind,
+        "format": if name == "Name" { "name" } else { "" },
+        "description": description,
+        "priority": priority,
+    })
+}
+
+/// The columns for a resource.
+pub fn columns(resource: &str) -> Vec<Value> {
+    match resource {
+        "pods" => vec![
+            col(
+                "Name",
+                "string",
+                0,
+                "Name must be unique within a namespace.",
+            ),
+            col(
+                "Ready",
+                "string",
+                0,
+                "The aggregate readiness state of this pod for accepting traffic.",
+            ),
+            col(
+                "Status",
+                "string",
+                0,
+                "The aggregate status of the containers in this pod.",
+            ),
+            col(
+                "Restarts",
+                "string",
+                0,
+                "The number of times the containers in this pod have been restarted.",
+            ),
+            col("Age", "string", 0, "CreationTimestamp of the pod."),
+            col("IP", "string", 1, "IP address allocated to the pod."),
+            col("Node", "string", 1, "Name of the node this pod runs on."),
+            col(
+                "Nominated Node",
+                "string",
+                1,
+                "Nominated node (always none for static pods).",
+            ),
+            col("Readiness Gates", "string", 1, "Pod readiness gates."),
+        ],
+        "nodes" => vec![
+            col("Name", "string", 0, "Name of the node."),
+            col("Status", "string", 0, "The status of the node."),
+            col("Roles", "string", 0, "The roles of the node."),
+            col("Age", "string", 0, "CreationTimestamp of the node."),
+            col(
+                "Version",
+                "string",
+                0,
+                "Agent version (as the kubelet version).",
+            ),
+            col("Internal-IP", "string", 1, "Internal IP of the node."),
+            col("External-IP", "string", 1, "External IP of the node."),
+            col("OS-Image", "string", 1, "OS image."),
+            col("Kernel-Version", "string", 1, "Kernel version."),
+            col("Container-Runtime", "string", 1, "Container runtime."),
+        ],
+        "namespaces" => vec![
+            col("Name", "string", 0, "Name of the namespace."),
+            col("Status", "string", 0, "The status of the namespace."),
+            col("Age", "string", 0, "CreationTimestamp of the namespace."),
+        ],
+        _ => vec![
+            col(
+                "Last Seen",
+                "string",
+                0,
+                "Time since the event was last seen.",
+            ),
+            col("Type", "string", 0, "Type of the event."),
+            col("Reason", "string", 0, "Reason of the event."),
+            col("Object", "string", 0, "The object the event is about."),
+            col("Message", "string", 0, "Message of the event."),
+        ],
+    }
+}
+
+/// The STATUS kubectl shows for a pod: a waiting/terminated reason over the phase.
+pub fn pod_status_text(p: &Value) -> String {
+    let status = &p["status"];
+    let mut reason = status["reason"]
+        .as_str()
+        .or(status["phase"].as_str())
+        .unwrap_or("Pending")
+        .to_string();
+    let containers = status["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for c in containers.iter().rev() {
+        if let Some(r) = c["state"]["waiting"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            reason = r.to_string();
+        } else if let Some(t) = c["state"].get("terminated").filter(|t| t.is_object()) {
+            reason = match t["reason"].as_str().filter(|r| !r.is_empty()) {
+                Some(r) => r.to_string(),
+                None => format!("ExitCode:{}", t["exitCode"]),
+            };
+        }
+    }
+    if p["metadata"]["deletionTimestamp"].is_string() {
+        reason = "Terminating".into();
+    }
+    reason
+}
+
+fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let m = &o["metadata"];
+    let created = age(&m["creationTimestamp"], now);
+    match resource {
+        "pods" => {
+            let cs = o["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let total = o["spec"]["containers"]
+                .as_array()
+                .map_or(cs.len(), Vec::len);
+            let ready = cs.iter().filter(|c| c["ready"] == true).count();
+            let restarts: i64 = cs.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
+            vec![
+                m["name"].clone(),
+                format!("{ready}/{total}").into(),
+                pod_status_text(o).into(),
+                restarts.to_string().into(),
+                created.into(),
+                o["status"]["podIP"].as_str().unwrap_or("<none>").into(),
+                o["spec"]["nodeName"].as_str().unwrap_or("<none>").into(),
+                "<none>".into(),
+                "<none>".into(),
+            ]
+        }
+        "nodes" => {
+            let ready = o["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| c["status"] == "True")
+                .unwrap_or(false);
+            let ip = |kind: &str| {
+                o["status"]["addresses"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x["type"] == kind))
+                    .and_then(|x| x["address"].as_str())
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
+            vec![
+                m["name"].clone(),
+                (if ready { "Ready" } else { "NotReady" }).into(),
+                "<none>".into(),
+                created.into(),
+                o["status"]["nodeInfo"]["kubeletVersion"].clone(),
+                ip("InternalIP").into(),
+                ip("ExternalIP").into(),
+                "<unknown>".into(),
+                "<unknown>".into(),
+                o["status"]["nodeInfo"]["containerRuntimeVersion"].clone(),
+            ]
+        }
+        "namespaces" => vec![
+            m["name"].clone(),
+            o["status"]["phase"].clone(),
+            created.into(),
+        ],
+        _ => vec![
+            age(&o["lastTimestamp"], now).into(),
+            o["type"].clone(),
+            o["reason"].clone(),
+            format!(
+                "pod/{}",
+                o["involvedObject"]["name"].as_str().unwrap_or_default()
+            )
+            .into(),
+            o["message"].clone(),
+        ],
+    }
+}
+
+/// A Table of `objects`; each row carries the object's metadata (kubectl needs the
+/// namespace for `-A` and the name for `-o name`).
+pub fn table(
+    resource: &str,
+    objects: &[Value],
+    resource_version: &str,
+    now: jiff::Timestamp,
+) -> Value {
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            json!({
+                "cells": cells(resource, o, now),
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o["metadata"],
+                },
+            })
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": columns(resource),
+        "rows": rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_kubectl() {
+        for (s, want) in [
+            (5, "5s"),
+            (119, "119s"),
+            (303, "5m3s"),
+            (1200, "20m"),
+            (4 * 3600 + 60, "4h1m"),
+            (30 * 3600, "30h"),
+            (3 * 86_400 + 3600, "3d1h"),
+            (400 * 86_400, "400d"),
+        ] {
+            assert_eq!(human_duration(s), want);
+        }
+    }
+
+    #[test]
+    fn pod_rows() {
+        let pod = json!({
+            "metadata": {"name": "web-n1", "namespace": "edge", "creationTimestamp": "2026-11-28T11:59:00Z"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "a"}, {"name": "b"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.9", "containerStatuses": [
+                {"name": "a", "ready": true, "restartCount": 2, "state": {"running": {}}},
+                {"name": "b", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ]}
+        });
+        let now: jiff::Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        let t = table("pods", &[pod], "7", now);
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[0], "web-n1");
+        assert_eq!(cells[1], "1/2");
+        assert_eq!(cells[2], "CrashLoopBackOff");
+        assert_eq!(cells[3], "5");
+        assert_eq!(cells[4], "60s");
+        assert_eq!(cells[6], "n1");
+        assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "edge");
+    }
+}

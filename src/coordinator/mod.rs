@@ -1,0 +1,15 @@
+//! The coordinator: agents report over gRPC (mutual TLS) into the sled store; the CLI reads
+//! the fleet view from it.
+//!
+//! `pki` (the fleet CA) → `server` (tonic service, TLS listener) → `ingest` (messages →
+//! store records) → `store`; `api` is the local socket the CLI uses while `serve` holds the
+//! store, `client` its other end, `view` the pure status computation, `kube` the read-only
+//! Kubernetes API for kubectl.
+
+pub mod api;
+pub mod client;
+pub mod ingest;
+pub mod kube;
+pub mod pki;
+pub mod server;
+pub mod view;

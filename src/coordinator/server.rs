@@ -1,0 +1,403 @@
+//! `podfleet serve`: the gRPC report service behind mutual TLS, plus the local API.
+//!
+//! TLS is terminated here (tokio-rustls) rather than inside tonic so that every refused
+//! handshake (no certificate, another CA, expired) gets a log line naming the peer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ingest::Ingest;
+use super::pki::{self, Pki};
+use crate::rpc::{self, coordinator_server};
+use crate::store::{EventRetention, SledStore};
+
+/// Settings of `podfleet serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// mTLS gRPC address.
+    pub listen: SocketAddr,
+    /// Plaintext gRPC address (loopback only; demos).
+    pub insecure_listen: Option<SocketAddr>,
+    /// State directory (store, CA, socket).
+    pub state_dir: PathBuf,
+    /// A node is NotReady after this long without a heartbeat.
+    pub grace: Duration,
+    /// Event retention.
+    pub retention: EventRetention,
+    /// Extra names/addresses for the serving certificate.
+    pub server_names: Vec<String>,
+    /// Also serve `/metrics` over TCP here.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve the read-only Kubernetes API here.
+    pub kube_listen: Option<SocketAddr>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Counters {
+    /// Messages ingested.
+    pub reports: AtomicU64,
+    /// Pod statuses written.
+    pub pod_updates: AtomicU64,
+    /// Events written.
+    pub events: AtomicU64,
+    /// Streams or handshakes refused.
+    pub refused: AtomicU64,
+}
+
+/// State shared by the service and the local API.
+pub struct Shared {
+    /// The store (the coordinator holds sled's lock).
+    pub store: SledStore,
+    /// Grace period for NotReady.
+    pub grace: Duration,
+    /// Counters.
+    pub counters: Counters,
+    /// Open report streams per node.
+    pub connected: std::sync::Mutex<BTreeMap<String, usize>>,
+    /// Pod changes for Kubernetes API watches.
+    pub hub: super::kube::watch::WatchHub,
+}
+
+impl Shared {
+    fn connect(&self, node: &str, delta: isize) {
+        let mut c = self.connected.lock().unwrap_or_else(|e| e.into_inner());
+        let n = c.entry(node.to_string()).or_insert(0);
+        *n = n.saturating_add_signed(delta);
+        if *n == 0 {
+            c.remove(node);
+        }
+    }
+
+    /// Nodes with an open report stream.
+    pub fn connected_nodes(&self) -> Vec<String> {
+        let c = self.connected.lock().unwrap_or_else(|e| e.into_inner());
+        c.keys().cloned().collect()
+    }
+}
+
+struct ReportService {
+    shared: Arc<Shared>,
+    /// Plaintext: the stream is bound to the node its first message names.
+    insecure: bool,
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<rpc::Ack, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl coordinator_server::Coordinator for ReportService {
+    type ReportStream = AckStream;
+
+    async fn report(
+        &self,
+        req: Request<Streaming<rpc::AgentMessage>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let peer = req
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "?".into());
+        let identity = req
+            .peer_certs()
+            .and_then(|certs| certs.first().and_then(|c| pki::identity_of(c)));
+        if identity.is_none() && !self.insecure {
+            self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%peer, "refused a report stream without a client certificate");
+            return Err(Status::unauthenticated("a client certificate is required"));
+        }
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(256);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let mut identity = identity;
+            let mut bound = None;
+            loop {
+                let m = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(%peer, "report stream ended: {e}");
+                        break;
+                    }
+                };
+                let node = identity.get_or_insert_with(|| m.node.clone()).clone();
+                if bound.is_none() {
+                    shared.connect(&node, 1);
+                    tracing::info!(%node, %peer, "agent connected");
+                    bound = Some(node.clone());
+                }
+                let ingest = Ingest {
+                    store: &shared.store,
+                    identity: &node,
+                    hub: Some(&shared.hub),
+                };
+                match ingest.apply(&m) {
+                    Ok(applied) => {
+                        let c = &shared.counters;
+                        c.reports.fetch_add(1, Ordering::Relaxed);
+                        c.pod_updates
+                            .fetch_add(applied.pods as u64, Ordering::Relaxed);
+                        c.events.fetch_add(applied.events as u64, Ordering::Relaxed);
+                        let ack = rpc::Ack {
+                            seq: m.seq,
+                            error: String::new(),
+                        };
+                        if tx.send(Ok(ack)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%peer, "{e:#}");
+                        let _ = tx.send(Err(Status::permission_denied(e.to_string()))).await;
+                        break;
+                    }
+                }
+            }
+            if let Some(node) = bound {
+                shared.connect(&node, -1);
+                tracing::info!(%node, %peer, "agent disconnected");
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// The gRPC listener's TLS: clients must present a certificate from the fleet CA.
+fn tls_config(pki: &Pki, names: &[String]) -> anyhow::Result<rustls::ServerConfig> {
+    pki.server_tls(names, false, &[b"h2"])
+}
+
+/// Accept TLS connections, logging every refused handshake.
+fn tls_incoming(
+    listener: tokio::net::TcpListener,
+    cfg: rustls::ServerConfig,
+    shared: Arc<Shared>,
+) -> ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let (acceptor, tx, shared) = (acceptor.clone(), tx.clone(), shared.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => {
+                        shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%peer, "refused TLS client: {e}");
+                    }
+                    Err(_) => tracing::warn!(%peer, "refused TLS client: handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Run the coordinator until SIGTERM/SIGINT.
+pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    if let Some(addr) = cfg.insecure_listen
+        && !addr.ip().is_loopback()
+    {
+        anyhow::bail!(
+            "--insecure-listen {addr}: plaintext is only allowed on loopback addresses; agents elsewhere must use TLS (--listen)"
+        );
+    }
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;
+    let pki = Pki::load_or_create(&cfg.state_dir)?;
+    let store = SledStore::open(&cfg.state_dir)?;
+    let shared = Arc::new(Shared {
+        store,
+        grace: cfg.grace,
+        counters: Counters::default(),
+        connected: Default::default(),
+        hub: Default::default(),
+    });
+    let mut names = cfg.server_names.clone();
+    names.push(cfg.listen.ip().to_string());
+    let tls = tls_config(&pki, &names)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let socket = super::api::socket_path(&cfg.state_dir);
+    let _api = super::api::serve_unix(&socket, shared.clone())
+        .await
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    if let Some(addr) = cfg.metrics_listen {
+        super::api::serve_tcp(addr, shared.clone()).await?;
+    }
+    if let Some(addr) = cfg.kube_listen {
+        super::kube::serve(
+            addr,
+            &cfg.state_dir,
+            &pki,
+            &cfg.server_names,
+            shared.clone(),
+        )
+        .await?;
+        tracing::info!(%addr, "Kubernetes API (read-only) listening; `podfleet kubeconfig` prints a kubeconfig");
+    }
+    let svc = || ReportService {
+        shared: shared.clone(),
+        insecure: false,
+    };
+    let secure = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .add_service(coordinator_server::CoordinatorServer::new(svc()))
+        .serve_with_incoming(tls_incoming(listener, tls, shared.clone()));
+    let insecure = async {
+        match cfg.insecure_listen {
+            Some(addr) => {
+                tracing::warn!(%addr, "plaintext listener: agents are NOT authenticated on it");
+                tonic::transport::Server::builder()
+                    .add_service(coordinator_server::CoordinatorServer::new(ReportService {
+                        shared: shared.clone(),
+                        insecure: true,
+                    }))
+                    .serve(addr)
+                    .await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let prune = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            match shared
+                .store
+                .prune_events(cfg.retention, jiff::Timestamp::now())
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!("pruned {n} events"),
+                Err(e) => tracing::warn!("cannot prune events: {e:#}"),
+            }
+        }
+    };
+    let stop = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    tracing::info!(listen = %cfg.listen, state_dir = %cfg.state_dir.display(), "coordinator started");
+    let result = tokio::select! {
+        r = secure => r.context("gRPC server failed"),
+        r = insecure => r.context("plaintext gRPC server failed"),
+        _ = prune => Ok(()),
+        _ = stop => Ok(()),
+    };
+    shared.store.flush().await?;
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("coordinator stopped");
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    /// Handshake a client holding `client` against the coordinator's TLS config.
+    async fn handshake(pki: &Pki, client: &pki::Pem) -> Result<(), String> {
+        let server = tls_config(pki, &[]).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(pki.ca_cert().as_bytes()).unwrap())
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(client.cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(client.key.as_bytes()).unwrap(),
+            )
+            .unwrap();
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls::pki_types::ServerName::try_from(pki::SERVER_NAME).unwrap();
+        let client_side = async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            // TLS 1.3 reports a refused client certificate on the first read.
+            let mut s = connector.connect(name, a).await?;
+            s.write_all(b"x").await?;
+            let mut buf = [0u8; 1];
+            let _ = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await;
+            Ok::<(), std::io::Error>(())
+        };
+        let (server_result, _) = tokio::join!(acceptor.accept(b), client_side);
+        server_result.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn only_current_certificates_from_our_ca_pass_the_handshake() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path()).unwrap();
+        let good = pki.client_cert("n1", 30).unwrap();
+        handshake(&pki, &good).await.expect("a fresh certificate");
+        let expired = pki
+            .client_cert_between("n1", pki::days_from_now(-30), pki::days_from_now(-1))
+            .unwrap();
+        let e = handshake(&pki, &expired).await.unwrap_err();
+        assert!(e.contains("expired"), "{e}");
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = Pki::load_or_create(other_dir.path()).unwrap();
+        let foreign = other.client_cert("n1", 30).unwrap();
+        let e = handshake(&pki, &foreign).await.unwrap_err();
+        assert!(
+            e.contains("UnknownIssuer") || e.contains("BadSignature"),
+            "{e}"
+        );
+        let e = handshake_without_certificate(&pki).await.unwrap_err();
+        assert!(e.contains("no certificate"), "{e}");
+    }
+
+    async fn handshake_without_certificate(pki: &Pki) -> Result<(), String> {
+        let server = tls_config(pki, &[]).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(pki.ca_cert().as_bytes()).unwrap())
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls::pki_types::ServerName::try_from(pki::SERVER_NAME).unwrap();
+        let client_side = async move {
+            let _ = connector.connect(name, a).await;
+        };
+        let (server_result, _) = tokio::join!(acceptor.accept(b), client_side);
+        server_result.map(|_| ()).map_err(|e| e.to_string())
+    }
+}

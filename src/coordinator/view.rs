@@ -1,0 +1,357 @@
+//! The fleet view: what `podfleet status` shows, computed from what agents reported and
+//! what podfleet last pushed. Pure: no I/O, the clock is an argument.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{NodeRecord, NodeRevision, PodRecord, Reported};
+
+/// A node's condition, from its heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeCondition {
+    /// Heard from within the grace period.
+    Ready,
+    /// Reported before, silent for longer than the grace period.
+    NotReady,
+    /// Never reported.
+    Unknown,
+}
+
+/// Whether a pod runs what was pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SyncState {
+    /// Runs the pushed content, running and ready.
+    InSync,
+    /// Pushed content, not yet running and ready (or the old pod is still being replaced).
+    Pending,
+    /// The node runs other content from that file (edited on the node).
+    Drifted,
+    /// Pushed, but no pod from that file.
+    Missing,
+    /// Running, but not declared (a file podfleet did not push).
+    Unmanaged,
+}
+
+/// One node in the view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRow {
+    /// Node name.
+    pub name: String,
+    /// Ready / NotReady / Unknown.
+    pub condition: NodeCondition,
+    /// Agent version ("" when never reported).
+    pub agent_version: String,
+    /// Runtime.
+    pub runtime: String,
+    /// Last heartbeat (RFC 3339).
+    pub last_seen: Option<String>,
+    /// Seconds since the last heartbeat.
+    pub silent_secs: Option<u64>,
+    /// Pods reported.
+    pub pods: usize,
+    /// Manifest problems reported by the agent.
+    pub issues: Vec<String>,
+}
+
+/// One pod (or one desired file without a pod) in the view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodRow {
+    /// Node.
+    pub node: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Mirror name; for a missing pod, the desired pod's `<name>-<node>`.
+    pub name: String,
+    /// Manifest file name.
+    pub file: String,
+    /// Phase ("" when missing).
+    pub phase: String,
+    /// Ready app containers.
+    pub ready: u32,
+    /// App containers.
+    pub total: u32,
+    /// Restarts.
+    pub restarts: u32,
+    /// Start time (RFC 3339), if running.
+    pub started: Option<String>,
+    /// SYNC state.
+    pub sync: SyncState,
+    /// Latest problem.
+    pub last_error: String,
+    /// Pod IP.
+    pub ip: String,
+}
+
+/// The whole view.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FleetView {
+    /// Nodes, by name.
+    pub nodes: Vec<NodeRow>,
+    /// Pods, by node then name.
+    pub pods: Vec<PodRow>,
+}
+
+/// Ready when heard from within `grace`.
+pub fn node_condition(
+    node: Option<&NodeRecord>,
+    now: jiff::Timestamp,
+    grace: Duration,
+) -> NodeCondition {
+    let Some(seen) = node.and_then(|n| n.last_seen.parse::<jiff::Timestamp>().ok()) else {
+        return NodeCondition::Unknown;
+    };
+    let silent = now.duration_since(seen).unsigned_abs();
+    if silent <= grace {
+        NodeCondition::Ready
+    } else {
+        NodeCondition::NotReady
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// SYNC of a reported pod against the node's desired files.
+pub fn pod_sync(pod: &PodRecord, desired: Option<&NodeRevision>) -> SyncState {
+    let Some(want) = desired.and_then(|d| d.files.get(base_name(&pod.file))) else {
+        return SyncState::Unmanaged;
+    };
+    if pod.content_sha256 != want.sha256 {
+        return if pod.terminating {
+            SyncState::Pending
+        } else {
+            SyncState::Drifted
+        };
+    }
+    let healthy = (pod.phase == "Running" && pod.ready == pod.total) || pod.phase == "Succeeded";
+    if healthy && !pod.terminating {
+        SyncState::InSync
+    } else {
+        SyncState::Pending
+    }
+}
+
+/// Build the view. `hosts`: the inventory's hosts (after `--limit`), so never-reporting
+/// nodes show as Unknown; `None` shows every node that reported or was pushed to.
+pub fn fleet_view(
+    reported: &Reported,
+    desired: &BTreeMap<String, NodeRevision>,
+    hosts: Option<&[String]>,
+    now: jiff::Timestamp,
+    grace: Duration,
+) -> FleetView {
+    let by_name: BTreeMap<&str, &NodeRecord> = reported
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n))
+        .collect();
+    let names: BTreeSet<String> = match hosts {
+        Some(h) => h.iter().cloned().collect(),
+        None => by_name
+            .keys()
+            .map(|s| s.to_string())
+            .chain(desired.keys().cloned())
+            .collect(),
+    };
+    let mut pods_of: BTreeMap<&str, Vec<&PodRecord>> = BTreeMap::new();
+    for p in &reported.pods {
+        pods_of.entry(p.node.as_str()).or_default().push(p);
+    }
+    let mut view = FleetView::default();
+    for name in &names {
+        let rec = by_name.get(name.as_str()).copied();
+        let pods = pods_of.remove(name.as_str()).unwrap_or_default();
+        view.nodes.push(NodeRow {
+            name: name.clone(),
+            condition: node_condition(rec, now, grace),
+            agent_version: rec.map(|r| r.agent_version.clone()).unwrap_or_default(),
+            runtime: rec.map(|r| r.runtime.clone()).unwrap_or_default(),
+            last_seen: rec.map(|r| r.last_seen.clone()),
+            silent_secs: rec
+                .and_then(|r| r.last_seen.parse::<jiff::Timestamp>().ok())
+                .map(|t| now.duration_since(t).as_secs().max(0) as u64),
+            pods: pods.len(),
+            issues: rec
+                .map(|r| {
+                    r.issues
+                        .iter()
+                        .map(|(f, m, _)| format!("{f}: {m}"))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+        let want = desired.get(name);
+        let mut files_with_pods = BTreeSet::new();
+        for p in &pods {
+            files_with_pods.insert(base_name(&p.file).to_string());
+            view.pods.push(PodRow {
+                node: name.clone(),
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+                file: base_name(&p.file).to_string(),
+                phase: p.phase.clone(),
+                ready: p.ready,
+                total: p.total,
+                restarts: p.restarts,
+                started: p.start_time.clone(),
+                sync: pod_sync(p, want),
+                last_error: p.last_error.clone(),
+                ip: p.pod_ip.clone(),
+            });
+        }
+        for (file, f) in want.map(|w| &w.files).into_iter().flatten() {
+            if files_with_pods.contains(file) {
+                continue;
+            }
+            let (ns, pod) = f.pod.split_once('/').unwrap_or(("default", f.pod.as_str()));
+            let problem = rec
+                .and_then(|r| r.issues.iter().find(|(fi, _, _)| base_name(fi) == file))
+                .map(|(_, m, _)| m.clone())
+                .unwrap_or_default();
+            view.pods.push(PodRow {
+                node: name.clone(),
+                namespace: ns.to_string(),
+                name: format!("{pod}-{name}"),
+                file: file.clone(),
+                phase: String::new(),
+                ready: 0,
+                total: 0,
+                restarts: 0,
+                started: None,
+                sync: SyncState::Missing,
+                last_error: problem,
+                ip: String::new(),
+            });
+        }
+    }
+    view.pods
+        .sort_by(|a, b| (&a.node, &a.namespace, &a.name).cmp(&(&b.node, &b.namespace, &b.name)));
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FileRev, NodeOutcome};
+
+    fn desired(files: &[(&str, &str)]) -> NodeRevision {
+        NodeRevision {
+            dir: "/m".into(),
+            files: files
+                .iter()
+                .map(|(f, sha)| {
+                    (
+                        f.to_string(),
+                        FileRev {
+                            sha256: sha.to_string(),
+                            template: f.to_string(),
+                            canonical_hash: String::new(),
+                            pod: format!("kube-system/{}", f.trim_end_matches(".yaml")),
+                            mode: 0o600,
+                        },
+                    )
+                })
+                .collect(),
+            outcome: NodeOutcome::Changed,
+            message: None,
+            revision: 1,
+            groups: vec![],
+        }
+    }
+
+    fn pod(file: &str, sha: &str, phase: &str, ready: u32) -> PodRecord {
+        PodRecord {
+            node: "n1".into(),
+            uid: format!("{file}{sha}"),
+            name: format!("{}-n1", file.trim_end_matches(".yaml")),
+            namespace: "kube-system".into(),
+            file: format!("/etc/kubernetes/manifests/{file}"),
+            content_sha256: sha.into(),
+            phase: phase.into(),
+            ready,
+            total: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sync_states() {
+        let d = desired(&[("a.yaml", "h1")]);
+        assert_eq!(
+            pod_sync(&pod("a.yaml", "h1", "Running", 1), Some(&d)),
+            SyncState::InSync
+        );
+        assert_eq!(
+            pod_sync(&pod("a.yaml", "h1", "Pending", 0), Some(&d)),
+            SyncState::Pending
+        );
+        assert_eq!(
+            pod_sync(&pod("a.yaml", "h1", "Running", 0), Some(&d)),
+            SyncState::Pending
+        );
+        assert_eq!(
+            pod_sync(&pod("a.yaml", "h2", "Running", 1), Some(&d)),
+            SyncState::Drifted
+        );
+        let old = PodRecord {
+            terminating: true,
+            ..pod("a.yaml", "h0", "Running", 1)
+        };
+        assert_eq!(
+            pod_sync(&old, Some(&d)),
+            SyncState::Pending,
+            "being replaced"
+        );
+        assert_eq!(
+            pod_sync(&pod("b.yaml", "h", "Running", 1), Some(&d)),
+            SyncState::Unmanaged
+        );
+        assert_eq!(
+            pod_sync(&pod("a.yaml", "h1", "Running", 1), None),
+            SyncState::Unmanaged
+        );
+    }
+
+    #[test]
+    fn nodes_by_heartbeat_and_missing_pods() {
+        let now: jiff::Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        let node = |name: &str, seen: &str| NodeRecord {
+            name: name.into(),
+            last_seen: seen.into(),
+            ..Default::default()
+        };
+        let reported = Reported {
+            nodes: vec![
+                node("n1", "2026-11-28T11:59:30Z"),
+                node("n2", "2026-11-28T11:59:00Z"),
+            ],
+            pods: vec![pod("a.yaml", "h1", "Running", 1)],
+            events: vec![],
+        };
+        let want: BTreeMap<String, NodeRevision> = [(
+            "n1".to_string(),
+            desired(&[("a.yaml", "h1"), ("b.yaml", "h2")]),
+        )]
+        .into();
+        let hosts = ["n1".to_string(), "n2".to_string(), "n3".to_string()];
+        let v = fleet_view(&reported, &want, Some(&hosts), now, Duration::from_secs(40));
+        let cond: Vec<NodeCondition> = v.nodes.iter().map(|n| n.condition).collect();
+        assert_eq!(
+            cond,
+            [
+                NodeCondition::Ready,
+                NodeCondition::NotReady,
+                NodeCondition::Unknown
+            ]
+        );
+        let rows: Vec<(&str, SyncState)> =
+            v.pods.iter().map(|p| (p.name.as_str(), p.sync)).collect();
+        assert_eq!(
+            rows,
+            [("a-n1", SyncState::InSync), ("b-n1", SyncState::Missing)]
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! The read-only Kubernetes API, driven by the real `kubectl` against a coordinator fed by
+//! real agents (process runtime) reporting over mutual TLS.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::agent::Agent;
+use common::{podfleet, wait_for, write, write_atomic};
+
+fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: {app}\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [sleep, '{secs}']\n"
+    )
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    serve: std::process::Child,
+    agents: Vec<Agent>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.serve.kill();
+        let _ = self.serve.wait();
+        self.agents.clear();
+    }
+}
+
+impl Lab {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn node_dir(&self, node: &str) -> PathBuf {
+        self.path().join("nodes").join(node)
+    }
+    fn kubectl(&self, kubeconfig: &str, args: &[&str]) -> common::Run {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.path().join(kubeconfig))
+            .env("HOME", self.path())
+            .output()
+            .expect("kubectl is installed");
+        common::Run::from(out)
+    }
+    fn get(&self, args: &[&str]) -> String {
+        self.kubectl("fleet.kubeconfig", args).expect(0).stdout
+    }
+}
+
+/// A coordinator, two enrolled nodes with agents, and a kubeconfig.
+fn lab() -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let (grpc, kube) = (
+        format!("127.0.0.1:{}", common::free_port()),
+        format!("127.0.0.1:{}", common::free_port()),
+    );
+    let log = std::fs::File::create(p.join("serve.log")).unwrap();
+    let serve = Command::new(common::bin())
+        .current_dir(p)
+        .args([
+            "--state-dir",
+            "state",
+            "serve",
+            "--listen",
+            &grpc,
+            "--kube-listen",
+            &kube,
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(30), "the kube API", || {
+        std::net::TcpStream::connect(&kube).ok().map(|_| ())
+    });
+    let mut inv = String::new();
+    for n in ["n1", "n2"] {
+        inv.push_str(&format!(
+            "{n} ansible_connection=local podfleet_config_dir={}\n",
+            p.join("pki").join(n).display()
+        ));
+    }
+    write(&p.join("local/hosts.ini"), &inv);
+    podfleet(
+        p,
+        &[
+            "-i",
+            "local/hosts.ini",
+            "--state-dir",
+            "state",
+            "agent",
+            "enroll",
+            "--coordinator",
+            &grpc,
+        ],
+        &[],
+    )
+    .expect(0);
+    write(
+        &p.join("nodes/n1/web.yaml"),
+        &pod("web", "edge", "web", 3600),
+    );
+    write(
+        &p.join("nodes/n2/web.yaml"),
+        &pod("web", "edge", "web", 3600),
+    );
+    write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
+    let agents = ["n1", "n2"]
+        .iter()
+        .map(|n| {
+            let pki = p.join("pki").join(n);
+            Agent::start(
+                "process",
+                &p.join("nodes").join(n),
+                &p.join("agents").join(n),
+                n,
+                &[
+                    "--pki-dir",
+                    pki.to_str().unwrap(),
+                    "--heartbeat-interval",
+                    "1",
+                ],
+            )
+        })
+        .collect();
+    let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
+    std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
+    let lab = Lab { dir, serve, agents };
+    wait_for(
+        Duration::from_secs(60),
+        "three Running pods in kubectl",
+        || {
+            let out = lab
+                .kubectl("fleet.kubeconfig", &["get", "pods", "-A"])
+                .stdout;
+            (out.matches("Running").count() == 3).then_some(())
+        },
+    );
+    lab
+}
+
+#[test]
+fn kubectl_reads_the_fleet() {
+    let lab = lab();
+    let out = lab.get(&["get", "pods", "-A"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
+    for (ns, name) in [("edge", "web-n1"), ("edge", "web-n2"), ("data", "db-n2")] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{out}"));
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cells[..5], [ns, name, "1/1", "Running", "0"], "{out}");
+    }
+
+    let wide = lab.get(&["get", "pods", "-A", "-o", "wide"]);
+    assert!(wide.lines().next().unwrap().contains("NODE"), "{wide}");
+    let line = wide.lines().find(|l| l.contains("db-n2")).unwrap();
+    assert!(line.split_whitespace().any(|c| c == "n2"), "{wide}");
+
+    // One pod as YAML round-trips as a valid Pod, with the kubelet's mirror annotations.
+    let yaml = lab.get(&["get", "pod", "web-n1", "-n", "edge", "-o", "yaml"]);
+    let pod: k8s_openapi::api::core::v1::Pod = serde_yaml::from_str(&yaml).unwrap();
+    let ann = pod.metadata.annotations.clone().unwrap();
+    assert_eq!(ann["kubernetes.io/config.source"], "file");
+    assert!(ann.contains_key("kubernetes.io/config.mirror"));
+    assert!(ann.contains_key("kubernetes.io/config.hash"));
+    assert!(ann.contains_key("kubernetes.io/config.seen"));
+    assert_eq!(pod.spec.unwrap().node_name.as_deref(), Some("n1"));
+    assert_eq!(pod.metadata.owner_references.unwrap()[0].kind, "Node");
+
+    let nodes = lab.get(&["get", "nodes"]);
+    for n in ["n1", "n2"] {
+        let line = nodes
+            .lines()
+            .find(|l| l.starts_with(n))
+            .unwrap_or_else(|| panic!("{nodes}"));
+        assert!(
+            line.contains("Ready") && line.contains("podfleet-"),
+            "{nodes}"
+        );
+    }
+    let ns = lab.get(&["get", "namespaces"]);
+    assert!(
+        ns.contains("edge") && ns.contains("data") && ns.contains("Active"),
+        "{ns}"
+    );
+
+    let described = lab.get(&["describe", "pod", "web-n2", "-n", "edge"]);
+    assert!(
+        described.contains("Node:") && described.contains("n2"),
+        "{described}"
+    );
+    let events = described.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        events.contains("Started") && events.contains("kubelet"),
+        "{described}"
+    );
+
+    let by_label = lab.get(&["get", "pods", "-A", "-l", "app=db"]);
+    assert!(
+        by_label.contains("db-n2") && !by_label.contains("web-"),
+        "{by_label}"
+    );
+    let by_node = lab.get(&["get", "pods", "-A", "--field-selector", "spec.nodeName=n1"]);
+    assert!(
+        by_node.contains("web-n1") && !by_node.contains("-n2"),
+        "{by_node}"
+    );
+
+    // Mutations are refused with the reason.
+    let del = lab.kubectl(
+        "fleet.kubeconfig",
+        &["delete", "pod", "web-n1", "-n", "edge"],
+    );
+    assert_ne!(del.code, 0);
+    assert!(
+        del.stderr.contains("MethodNotAllowed") && del.stderr.contains("podfleet push"),
+        "{}",
+        del.stderr
+    );
+    assert!(lab.get(&["get", "pods", "-A"]).contains("web-n1"));
+
+    // No credentials: refused (curl: kubectl would prompt for a user name), and a wrong
+    // token too. The bearer token from `kubeconfig --token` works.
+    let ca = lab.path().join("state/pki/ca.crt");
+    let server = std::fs::read_to_string(lab.path().join("state/kube-addr")).unwrap();
+    let anon = Command::new("curl")
+        .args(["-sS", "--cacert", ca.to_str().unwrap()])
+        .arg(format!("https://{}/api/v1/pods", server.trim()))
+        .output()
+        .expect("curl is installed");
+    let body = String::from_utf8_lossy(&anon.stdout);
+    assert!(
+        body.contains("\"code\":401") && body.contains("Unauthorized"),
+        "{body}"
+    );
+    let tok = podfleet(
+        lab.path(),
+        &["--state-dir", "state", "kubeconfig", "--token"],
+        &[],
+    )
+    .expect(0);
+    std::fs::write(lab.path().join("token.kubeconfig"), &tok.stdout).unwrap();
+    let token_line = tok.stdout.lines().find(|l| l.contains("token:")).unwrap();
+    let wrong = tok.stdout.replace(token_line, "    token: wrong");
+    std::fs::write(lab.path().join("wrong.kubeconfig"), wrong).unwrap();
+    let refused = lab.kubectl("wrong.kubeconfig", &["get", "pods", "-A"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("Unauthorized"),
+        "{}",
+        refused.stderr
+    );
+    let with_token = lab
+        .kubectl("token.kubeconfig", &["get", "pods", "-A"])
+        .expect(0);
+    assert!(with_token.stdout.contains("db-n2"));
+}
+
+#[test]
+fn kubectl_watch_follows_a_manifest_change() {
+    let lab = lab();
+    let mut child = Command::new("kubectl")
+        .args([
+            "get",
+            "pods",
+            "-n",
+            "edge",
+            "--watch",
+            "--output-watch-events",
+        ])
+        .env("KUBECONFIG", lab.path().join("fleet.kubeconfig"))
+        .env("HOME", lab.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    // Read lines until `done` holds for what was seen (bounded in time).
+    let mut wait = |what: &str, done: &dyn Fn(&[String]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(&seen) {
+            assert!(
+                Instant::now() < deadline,
+                "kubectl --watch never showed {what}: {seen:#?}"
+            );
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                seen.push(l);
+            }
+        }
+        seen.len()
+    };
+    let web_n1 =
+        |l: &String, ev: &str| l.starts_with(ev) && l.split_whitespace().nth(1) == Some("web-n1");
+    let initial = wait("the initial web-n1", &|s| {
+        s.iter().any(|l| web_n1(l, "ADDED"))
+    });
+    // Change the manifest on n1: the agent replaces the pod; the watch sees the old one go
+    // and the new one come.
+    write_atomic(
+        &lab.node_dir("n1").join("web.yaml"),
+        &pod("web", "edge", "web", 7200),
+    );
+    wait("web-n1 deleted and added again", &|s| {
+        let after = &s[initial..];
+        after.iter().any(|l| web_n1(l, "DELETED")) && after.iter().any(|l| web_n1(l, "ADDED"))
+    });
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.starts_with("DELETED") && l.contains("web-n2"))
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
