@@ -164,7 +164,7 @@ pub async fn unix_request_with_body(
         .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", socket.display()))?;
     s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: podfleet\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
     s.write_all(body).await?;
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(64 * 1024);
     s.read_to_end(&mut buf).await?;
     let split = buf
         .windows(4)
@@ -176,7 +176,8 @@ pub async fn unix_request_with_body(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let mut body = buf[split + 4..].to_vec();
+    buf.drain(..split + 4);
+    let mut body = buf;
     if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")

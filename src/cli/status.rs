@@ -7,7 +7,7 @@ use comfy_table::{Cell, Color, Table, presets::NOTHING};
 
 use crate::agent::config::parse_go_duration;
 use crate::coordinator::api::FleetData;
-use crate::coordinator::client::fleet_data;
+use crate::coordinator::client::{fleet_data, view_json};
 use crate::coordinator::view::{FleetView, NodeCondition, SyncState, fleet_view};
 
 use super::Globals;
@@ -50,7 +50,7 @@ fn hosts(g: &Globals) -> anyhow::Result<Option<Vec<String>>> {
     }
 }
 
-fn view(data: &FleetData, hosts: Option<&[String]>, grace: Duration) -> FleetView {
+fn view<'a>(data: &'a FleetData, hosts: Option<&[String]>, grace: Duration) -> FleetView<'a> {
     let grace = data.grace_secs.map(Duration::from_secs).unwrap_or(grace);
     fleet_view(
         &data.reported,
@@ -150,7 +150,7 @@ pub fn render(v: &FleetView, wide: bool) -> String {
         let status = if p.phase.is_empty() {
             "-".to_string()
         } else {
-            p.phase.clone()
+            p.phase.to_string()
         };
         let mut row = vec![
             Cell::new(&p.namespace),
@@ -289,12 +289,44 @@ fn node_detail(data: &FleetData, v: &FleetView, node: &str) -> anyhow::Result<St
     Ok(out)
 }
 
+/// Write all of `text` to stdout at once (a closed pipe, as with `| head`, is not an error).
+fn print_all(text: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 /// Run `status`.
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let grace = parse_go_duration(&a.node_grace)
         .ok_or_else(|| anyhow::anyhow!("--node-grace {:?} is not a duration", a.node_grace))?;
     let hosts = hosts(g)?;
     loop {
+        // The common case, and the one that must be fast on a big fleet: the running
+        // coordinator computes the view from memory and we print it as is.
+        if a.node.is_none()
+            && a.output != "yaml"
+            && let Some(json) = view_json(&g.state_dir(), hosts.as_deref()).await?
+        {
+            let text = if a.output == "json" {
+                json
+            } else {
+                render(&serde_json::from_slice(&json)?, a.output == "wide").into_bytes()
+            };
+            if a.watch && crate::term::stdout_is_tty() {
+                print!("\x1b[2J\x1b[H");
+            }
+            print_all(&text)?;
+            if !a.watch {
+                return Ok(0);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            println!();
+            continue;
+        }
         let data = fleet_data(&g.state_dir()).await?;
         let v = view(&data, hosts.as_deref(), grace);
         let text = match (&a.node, a.output.as_str()) {
@@ -312,7 +344,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         if a.watch && crate::term::stdout_is_tty() {
             print!("\x1b[2J\x1b[H");
         }
-        print!("{text}");
+        print_all(text.as_bytes())?;
         if !a.watch {
             return Ok(0);
         }

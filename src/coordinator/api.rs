@@ -55,6 +55,7 @@ fn internal(e: anyhow::Error) -> ApiError {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/fleet", get(fleet))
+        .route("/v1/view", post(view))
         .route("/v1/store/next-revision", post(next_revision))
         .route("/v1/store/revisions", get(revisions).post(save_revision))
         .route("/v1/store/revisions/{id}", get(revision))
@@ -72,6 +73,37 @@ async fn fleet(State(s): State<Arc<Shared>>) -> Result<Json<FleetData>, ApiError
         grace_secs: Some(s.grace.as_secs()),
         connected: s.connected_nodes(),
     }))
+}
+
+/// `POST /v1/view` body.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ViewRequest {
+    /// The inventory's hosts after `--limit`, if the CLI has an inventory.
+    pub hosts: Option<Vec<String>>,
+}
+
+/// The fleet view from memory, as the pretty JSON `status -o json` prints.
+async fn view(
+    State(s): State<Arc<Shared>>,
+    Json(req): Json<ViewRequest>,
+) -> Result<String, ApiError> {
+    let desired = s.store.desired().await.map_err(internal)?;
+    let index = s.index.read().unwrap_or_else(|e| e.into_inner());
+    let v = super::view::fleet_view_of(
+        &index.by_node(),
+        &desired,
+        req.hosts.as_deref(),
+        jiff::Timestamp::now(),
+        s.grace,
+    );
+    // Serialised under the read lock (the rows borrow from the index), into a buffer sized
+    // up front: growing a 40 MB buffer by doubling was a third of the time on 100k pods.
+    let mut buf = Vec::with_capacity(512 * (v.pods.len() + v.nodes.len()) + 1024);
+    serde_json::to_writer_pretty(&mut buf, &v).map_err(|e| internal(e.into()))?;
+    drop(v);
+    drop(index);
+    buf.push(b'\n');
+    String::from_utf8(buf).map_err(|e| internal(e.into()))
 }
 
 async fn next_revision(State(s): State<Arc<Shared>>) -> Result<Json<u64>, ApiError> {

@@ -116,6 +116,27 @@ pub async fn open_store(state_dir: &Path) -> anyhow::Result<Box<dyn Store>> {
     Ok(Box::new(s))
 }
 
+/// The fleet view as pretty JSON (UTF-8), computed by the running coordinator from memory.
+pub async fn view_json(
+    state_dir: &Path,
+    hosts: Option<&[String]>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(remote) = running(state_dir).await else {
+        return Ok(None);
+    };
+    let body = serde_json::to_vec(&super::api::ViewRequest {
+        hosts: hosts.map(<[String]>::to_vec),
+    })?;
+    let (code, out) = remote.call("POST", "/v1/view", &body).await?;
+    if code != 200 {
+        anyhow::bail!(
+            "the coordinator answered {code}: {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    Ok(Some(out))
+}
+
 /// Everything the status view needs.
 pub async fn fleet_data(state_dir: &Path) -> anyhow::Result<FleetData> {
     if let Some(remote) = running(state_dir).await {

@@ -1,6 +1,7 @@
 //! Turning agent messages into store records. The conversions are pure; [`Ingest::apply`]
 //! writes them to the store.
 
+use super::index::FleetIndex;
 use super::kube::watch::{Change, WatchHub};
 use crate::rpc::{self, agent_message::Body};
 use crate::store::{ContainerRecord, EventRecord, NodeRecord, PodRecord, SledStore};
@@ -117,6 +118,8 @@ pub struct Ingest<'a> {
     pub identity: &'a str,
     /// Where pod changes are announced (the Kubernetes API's watches), if anywhere.
     pub hub: Option<&'a WatchHub>,
+    /// The coordinator's in-memory index, kept in step with the store.
+    pub index: Option<&'a std::sync::RwLock<FleetIndex>>,
 }
 
 impl Ingest<'_> {
@@ -147,7 +150,9 @@ impl Ingest<'_> {
                     ..Default::default()
                 },
             };
-            self.store.put_node(&rec)
+            self.store.put_node(&rec)?;
+            self.indexed(|i| i.put_node(rec));
+            Ok(())
         };
         match &m.body {
             Some(Body::Heartbeat(s)) => touch(Some(s))?,
@@ -163,6 +168,7 @@ impl Ingest<'_> {
                     gone.extend(self.store.mirror(node, uid)?);
                 }
                 self.store.replace_pods(node, &pods)?;
+                self.indexed(|i| i.replace_pods(node, &pods));
                 for p in &pods {
                     let kind = if before.contains(&p.uid) {
                         "MODIFIED"
@@ -180,12 +186,14 @@ impl Ingest<'_> {
                 let existed = self.store.mirror(node, &p.uid)?.is_some();
                 let rec = self.versioned(pod_record(node, p, &now))?;
                 self.store.put_pod(&rec)?;
+                self.indexed(|i| i.put_pod(rec.clone()));
                 self.announce(if existed { "MODIFIED" } else { "ADDED" }, rec.mirror);
                 applied.pods = 1;
             }
             Some(Body::PodRemoved(r)) => {
                 let before = self.store.mirror(node, &r.uid)?;
                 self.store.remove_pod(node, &r.uid)?;
+                self.indexed(|i| i.remove_pod(node, &r.uid));
                 if let Some(m) = before {
                     self.announce_deleted(m)?;
                 }
@@ -197,6 +205,12 @@ impl Ingest<'_> {
             None => {}
         }
         Ok(applied)
+    }
+
+    fn indexed(&self, f: impl FnOnce(&mut FleetIndex)) {
+        if let Some(index) = self.index {
+            f(&mut index.write().unwrap_or_else(|e| e.into_inner()));
+        }
     }
 
     /// Give the mirror object a fresh resourceVersion.
@@ -257,6 +271,7 @@ mod tests {
             store: &store,
             identity: "n1",
             hub: None,
+            index: None,
         };
         let err = ingest
             .apply(&msg("n2", Body::Heartbeat(Default::default())))

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod client;
+pub mod index;
 pub mod ingest;
 pub mod kube;
 pub mod pki;

@@ -68,6 +68,8 @@ pub struct Shared {
     pub connected: std::sync::Mutex<BTreeMap<String, usize>>,
     /// Pod changes for Kubernetes API watches.
     pub hub: super::kube::watch::WatchHub,
+    /// Nodes and pods in memory, for the fleet view.
+    pub index: std::sync::RwLock<super::index::FleetIndex>,
 }
 
 impl Shared {
@@ -140,6 +142,7 @@ impl coordinator_server::Coordinator for ReportService {
                     store: &shared.store,
                     identity: &node,
                     hub: Some(&shared.hub),
+                    index: Some(&shared.index),
                 };
                 match ingest.apply(&m) {
                     Ok(applied) => {
@@ -227,12 +230,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;
     let pki = Pki::load_or_create(&cfg.state_dir)?;
     let store = SledStore::open(&cfg.state_dir)?;
+    let index = super::index::FleetIndex::load(store.reported()?);
     let shared = Arc::new(Shared {
         store,
         grace: cfg.grace,
         counters: Counters::default(),
         connected: Default::default(),
         hub: Default::default(),
+        index: std::sync::RwLock::new(index),
     });
     let mut names = cfg.server_names.clone();
     names.push(cfg.listen.ip().to_string());

@@ -1,6 +1,7 @@
 //! The fleet view: what `podfleet status` shows, computed from what agents reported and
 //! what podfleet last pushed. Pure: no I/O, the clock is an argument.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -36,17 +37,17 @@ pub enum SyncState {
 
 /// One node in the view.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NodeRow {
+pub struct NodeRow<'a> {
     /// Node name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Ready / NotReady / Unknown.
     pub condition: NodeCondition,
     /// Agent version ("" when never reported).
-    pub agent_version: String,
+    pub agent_version: Cow<'a, str>,
     /// Runtime.
-    pub runtime: String,
+    pub runtime: Cow<'a, str>,
     /// Last heartbeat (RFC 3339).
-    pub last_seen: Option<String>,
+    pub last_seen: Option<Cow<'a, str>>,
     /// Seconds since the last heartbeat.
     pub silent_secs: Option<u64>,
     /// Pods reported.
@@ -57,17 +58,17 @@ pub struct NodeRow {
 
 /// One pod (or one desired file without a pod) in the view.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PodRow {
+pub struct PodRow<'a> {
     /// Node.
-    pub node: String,
+    pub node: Cow<'a, str>,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: Cow<'a, str>,
     /// Mirror name; for a missing pod, the desired pod's `<name>-<node>`.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Manifest file name.
-    pub file: String,
+    pub file: Cow<'a, str>,
     /// Phase ("" when missing).
-    pub phase: String,
+    pub phase: Cow<'a, str>,
     /// Ready app containers.
     pub ready: u32,
     /// App containers.
@@ -75,22 +76,22 @@ pub struct PodRow {
     /// Restarts.
     pub restarts: u32,
     /// Start time (RFC 3339), if running.
-    pub started: Option<String>,
+    pub started: Option<Cow<'a, str>>,
     /// SYNC state.
     pub sync: SyncState,
     /// Latest problem.
-    pub last_error: String,
+    pub last_error: Cow<'a, str>,
     /// Pod IP.
-    pub ip: String,
+    pub ip: Cow<'a, str>,
 }
 
 /// The whole view.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FleetView {
+pub struct FleetView<'a> {
     /// Nodes, by name.
-    pub nodes: Vec<NodeRow>,
+    pub nodes: Vec<NodeRow<'a>>,
     /// Pods, by node then name.
-    pub pods: Vec<PodRow>,
+    pub pods: Vec<PodRow<'a>>,
 }
 
 /// Ready when heard from within `grace`.
@@ -134,20 +135,51 @@ pub fn pod_sync(pod: &PodRecord, desired: Option<&NodeRevision>) -> SyncState {
     }
 }
 
+/// Reported state by node: what the view reads. Built from a [`Reported`] or kept
+/// up to date in the coordinator's memory.
+#[derive(Default)]
+pub struct ByNode<'a> {
+    /// Node records by name.
+    pub nodes: BTreeMap<&'a str, &'a NodeRecord>,
+    /// Each node's pods.
+    pub pods: BTreeMap<&'a str, Vec<&'a PodRecord>>,
+}
+
+impl<'a> ByNode<'a> {
+    /// Index a [`Reported`].
+    pub fn of(r: &'a Reported) -> ByNode<'a> {
+        let mut b = ByNode::default();
+        for n in &r.nodes {
+            b.nodes.insert(n.name.as_str(), n);
+        }
+        for p in &r.pods {
+            b.pods.entry(p.node.as_str()).or_default().push(p);
+        }
+        b
+    }
+}
+
 /// Build the view. `hosts`: the inventory's hosts (after `--limit`), so never-reporting
 /// nodes show as Unknown; `None` shows every node that reported or was pushed to.
-pub fn fleet_view(
-    reported: &Reported,
+pub fn fleet_view<'a>(
+    reported: &'a Reported,
     desired: &BTreeMap<String, NodeRevision>,
     hosts: Option<&[String]>,
     now: jiff::Timestamp,
     grace: Duration,
-) -> FleetView {
-    let by_name: BTreeMap<&str, &NodeRecord> = reported
-        .nodes
-        .iter()
-        .map(|n| (n.name.as_str(), n))
-        .collect();
+) -> FleetView<'a> {
+    fleet_view_of(&ByNode::of(reported), desired, hosts, now, grace)
+}
+
+/// [`fleet_view`] over an index.
+pub fn fleet_view_of<'a>(
+    by: &ByNode<'a>,
+    desired: &BTreeMap<String, NodeRevision>,
+    hosts: Option<&[String]>,
+    now: jiff::Timestamp,
+    grace: Duration,
+) -> FleetView<'a> {
+    let by_name = &by.nodes;
     let names: BTreeSet<String> = match hosts {
         Some(h) => h.iter().cloned().collect(),
         None => by_name
@@ -156,20 +188,20 @@ pub fn fleet_view(
             .chain(desired.keys().cloned())
             .collect(),
     };
-    let mut pods_of: BTreeMap<&str, Vec<&PodRecord>> = BTreeMap::new();
-    for p in &reported.pods {
-        pods_of.entry(p.node.as_str()).or_default().push(p);
-    }
     let mut view = FleetView::default();
     for name in &names {
         let rec = by_name.get(name.as_str()).copied();
-        let pods = pods_of.remove(name.as_str()).unwrap_or_default();
+        let pods: &[&'a PodRecord] = by.pods.get(name.as_str()).map_or(&[], Vec::as_slice);
+        let node_name: Cow<'a, str> = match rec {
+            Some(r) => Cow::Borrowed(r.name.as_str()),
+            None => Cow::Owned(name.clone()),
+        };
         view.nodes.push(NodeRow {
-            name: name.clone(),
+            name: node_name.clone(),
             condition: node_condition(rec, now, grace),
-            agent_version: rec.map(|r| r.agent_version.clone()).unwrap_or_default(),
-            runtime: rec.map(|r| r.runtime.clone()).unwrap_or_default(),
-            last_seen: rec.map(|r| r.last_seen.clone()),
+            agent_version: rec.map_or(Cow::Borrowed(""), |r| Cow::Borrowed(&r.agent_version)),
+            runtime: rec.map_or(Cow::Borrowed(""), |r| Cow::Borrowed(&r.runtime)),
+            last_seen: rec.map(|r| Cow::Borrowed(r.last_seen.as_str())),
             silent_secs: rec
                 .and_then(|r| r.last_seen.parse::<jiff::Timestamp>().ok())
                 .map(|t| now.duration_since(t).as_secs().max(0) as u64),
@@ -185,25 +217,25 @@ pub fn fleet_view(
         });
         let want = desired.get(name);
         let mut files_with_pods = BTreeSet::new();
-        for p in &pods {
-            files_with_pods.insert(base_name(&p.file).to_string());
+        for p in pods {
+            files_with_pods.insert(base_name(&p.file));
             view.pods.push(PodRow {
-                node: name.clone(),
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-                file: base_name(&p.file).to_string(),
-                phase: p.phase.clone(),
+                node: Cow::Borrowed(p.node.as_str()),
+                namespace: Cow::Borrowed(p.namespace.as_str()),
+                name: Cow::Borrowed(p.name.as_str()),
+                file: Cow::Borrowed(base_name(&p.file)),
+                phase: Cow::Borrowed(p.phase.as_str()),
                 ready: p.ready,
                 total: p.total,
                 restarts: p.restarts,
-                started: p.start_time.clone(),
+                started: p.start_time.as_deref().map(Cow::Borrowed),
                 sync: pod_sync(p, want),
-                last_error: p.last_error.clone(),
-                ip: p.pod_ip.clone(),
+                last_error: Cow::Borrowed(p.last_error.as_str()),
+                ip: Cow::Borrowed(p.pod_ip.as_str()),
             });
         }
         for (file, f) in want.map(|w| &w.files).into_iter().flatten() {
-            if files_with_pods.contains(file) {
+            if files_with_pods.contains(file.as_str()) {
                 continue;
             }
             let (ns, pod) = f.pod.split_once('/').unwrap_or(("default", f.pod.as_str()));
@@ -212,18 +244,18 @@ pub fn fleet_view(
                 .map(|(_, m, _)| m.clone())
                 .unwrap_or_default();
             view.pods.push(PodRow {
-                node: name.clone(),
-                namespace: ns.to_string(),
-                name: format!("{pod}-{name}"),
-                file: file.clone(),
-                phase: String::new(),
+                node: node_name.clone(),
+                namespace: Cow::Owned(ns.to_string()),
+                name: Cow::Owned(format!("{pod}-{name}")),
+                file: Cow::Owned(file.clone()),
+                phase: Cow::Borrowed(""),
                 ready: 0,
                 total: 0,
                 restarts: 0,
                 started: None,
                 sync: SyncState::Missing,
-                last_error: problem,
-                ip: String::new(),
+                last_error: Cow::Owned(problem),
+                ip: Cow::Borrowed(""),
             });
         }
     }
@@ -348,7 +380,7 @@ mod tests {
             ]
         );
         let rows: Vec<(&str, SyncState)> =
-            v.pods.iter().map(|p| (p.name.as_str(), p.sync)).collect();
+            v.pods.iter().map(|p| (p.name.as_ref(), p.sync)).collect();
         assert_eq!(
             rows,
             [("a-n1", SyncState::InSync), ("b-n1", SyncState::Missing)]
