@@ -310,6 +310,85 @@ fn unknown_changed_and_accepted_host_keys() {
 }
 
 #[test]
+fn rollback_puts_an_earlier_revision_back() {
+    let lab = SshLab::start(2, SUBNET);
+    let p = Project::new(&lab, &["exporter.yaml"], "");
+    p.run(&lab, &["push"]).expect(0);
+    let v1 = std::fs::read_to_string(lab.nodes[0].dir.join("exporter.yaml")).unwrap();
+    write(
+        &p.path().join("manifests/exporter.yaml"),
+        &pod("exporter", "exporter:2"),
+    );
+    p.run(&lab, &["push"]).expect(0);
+    assert!(
+        std::fs::read_to_string(lab.nodes[0].dir.join("exporter.yaml"))
+            .unwrap()
+            .contains("exporter:2")
+    );
+
+    // --check shows the way back and writes nothing.
+    let check = p
+        .run(
+            &lab,
+            &[
+                "rollback",
+                "1",
+                "--check",
+                "--known-hosts",
+                lab.known_hosts.to_str().unwrap(),
+            ],
+        )
+        .expect(0);
+    assert!(
+        check.stdout.contains("-    image: exporter:2")
+            && check.stdout.contains("+    image: exporter:1"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        std::fs::read_to_string(lab.nodes[0].dir.join("exporter.yaml"))
+            .unwrap()
+            .contains("exporter:2")
+    );
+
+    let r = p
+        .run(
+            &lab,
+            &[
+                "rollback",
+                "1",
+                "-l",
+                "n1",
+                "--known-hosts",
+                lab.known_hosts.to_str().unwrap(),
+            ],
+        )
+        .expect(0);
+    assert!(r.stdout.contains("changed: [n1]"), "{}", r.stdout);
+    assert!(r.stderr.contains("recorded as revision 3"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(lab.nodes[0].dir.join("exporter.yaml")).unwrap(),
+        v1,
+        "n1 has revision 1's bytes again"
+    );
+    assert!(
+        std::fs::read_to_string(lab.nodes[1].dir.join("exporter.yaml"))
+            .unwrap()
+            .contains("exporter:2"),
+        "--limit is honoured"
+    );
+    let h = p.run(&lab, &["history"]).expect(0);
+    assert!(h.stdout.contains("rollback 1"), "{}", h.stdout);
+    let missing = p.run(&lab, &["rollback", "99"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("there is no revision 99"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
 fn a_node_down_does_not_stop_the_others() {
     let mut lab = SshLab::start(3, SUBNET);
     let p = Project::new(&lab, &["exporter.yaml"], "");

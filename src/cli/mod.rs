@@ -12,6 +12,7 @@ mod inventory;
 mod kubeconfig;
 mod push;
 mod render;
+mod rollback;
 mod serve;
 mod status;
 mod validate;
@@ -45,6 +46,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Write the rendered manifests into each node's manifest directory, atomically.
     Push(push::Args),
+    /// Push the files an earlier revision wrote again, as a new revision.
+    Rollback(rollback::RollbackArgs),
     /// List push revisions, or show one.
     History(history::Args),
     /// Run the on-node agent (reconcile a manifest directory into pods), or query it.
@@ -74,6 +77,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Diff(a) => diff::run(&cli.globals, a).await,
         Command::Push(a) => push::run(&cli.globals, a).await,
         Command::History(a) => history::run(&cli.globals, a).await,
+        Command::Rollback(a) => rollback::run(&cli.globals, a).await,
         Command::Agent(a) => agent::run(&cli.globals, a).await,
         Command::Serve(a) => serve::run(&cli.globals, a).await,
         Command::Status(a) => status::run(&cli.globals, a).await,
@@ -106,4 +110,13 @@ impl Command {
 /// Default inventory when neither -i nor the environment names one.
 pub fn default_inventory() -> Vec<PathBuf> {
     vec![PathBuf::from("inventory")]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

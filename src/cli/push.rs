@@ -132,24 +132,59 @@ pub async fn execute(
     let fleet = g.fleet()?;
     let hosts = select_hosts(g, &fleet)?;
     let state = fleet.desired_state(&hosts);
+    let out = execute_state(&fleet, state, opts, conn, revision, reporter).await?;
+    Ok((fleet, out))
+}
+
+/// Run (push or check) a given desired state: rendered, or taken from a revision.
+pub async fn execute_state(
+    fleet: &Fleet,
+    state: DesiredState,
+    opts: &PushOptions,
+    conn: &ConnArgs,
+    revision: u64,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<RunOutput> {
     if state.values().any(|r| r.is_err()) {
         print_invalid(&state);
     }
     let (defaults, ssh) = conn.resolve()?;
-    let jobs = jobs(&fleet, &state, &defaults);
+    let jobs = jobs(fleet, &state, &defaults);
     let results = push::run_all(jobs, revision, opts, &ssh, reporter).await;
-    let groups = hosts
-        .iter()
+    let groups = state
+        .keys()
         .map(|h| (h.clone(), fleet.inventory.host_group_names(h)))
         .collect();
-    Ok((
-        fleet,
-        RunOutput {
-            results,
-            state,
-            groups,
-        },
-    ))
+    Ok(RunOutput {
+        results,
+        state,
+        groups,
+    })
+}
+
+/// After a run: the recap, the revision (unless `--check`), the retry file; the exit code.
+pub async fn finish(
+    g: &Globals,
+    store: Option<&dyn Store>,
+    revision: u64,
+    command: &str,
+    out: &RunOutput,
+    took: std::time::Duration,
+) -> anyhow::Result<i32> {
+    print!("{}", report::recap(&out.results, color()));
+    if let Some(store) = store {
+        let (mut rev, blobs) = revision_of(revision, command, g.limit.clone(), out);
+        rev.duration_ms = took.as_millis() as u64;
+        store.save_revision(&rev, &blobs).await?;
+        eprintln!("recorded as revision {revision} (podfleet history {revision})");
+    }
+    if let Some(p) = write_retry(g, &out.results) {
+        eprintln!(
+            "to retry the failed hosts: podfleet push --limit @{}",
+            p.display()
+        );
+    }
+    Ok(report::exit_code(&out.results))
 }
 
 /// Build the history entry of a run.
@@ -251,23 +286,17 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     };
     let started = std::time::Instant::now();
     let (_fleet, out) = execute(g, &opts, &a.conn, revision, &reporter).await?;
-    let took = started.elapsed();
-    print!("{}", report::recap(&out.results, color()));
-    if let Some(store) = &store {
-        let mut command = "push".to_string();
-        if a.prune {
-            command.push_str(" --prune");
-        }
-        let (mut rev, blobs) = revision_of(revision, &command, g.limit.clone(), &out);
-        rev.duration_ms = took.as_millis() as u64;
-        store.save_revision(&rev, &blobs).await?;
-        eprintln!("recorded as revision {revision} (podfleet history {revision})");
+    let mut command = "push".to_string();
+    if a.prune {
+        command.push_str(" --prune");
     }
-    if let Some(p) = write_retry(g, &out.results) {
-        eprintln!(
-            "to retry the failed hosts: podfleet push --limit @{}",
-            p.display()
-        );
-    }
-    Ok(report::exit_code(&out.results))
+    finish(
+        g,
+        store.as_deref(),
+        revision,
+        &command,
+        &out,
+        started.elapsed(),
+    )
+    .await
 }
