@@ -114,21 +114,7 @@ fn lab() -> Lab {
     write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
     let agents = ["n1", "n2"]
         .iter()
-        .map(|n| {
-            let pki = p.join("pki").join(n);
-            Agent::start(
-                "process",
-                &p.join("nodes").join(n),
-                &p.join("agents").join(n),
-                n,
-                &[
-                    "--pki-dir",
-                    pki.to_str().unwrap(),
-                    "--heartbeat-interval",
-                    "1",
-                ],
-            )
-        })
+        .map(|n| Agent::reporting(p, n))
         .collect();
     let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
     std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();

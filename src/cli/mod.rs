@@ -13,6 +13,7 @@ mod kubeconfig;
 mod push;
 mod render;
 mod rollback;
+mod rollout;
 mod serve;
 mod status;
 mod validate;

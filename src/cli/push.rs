@@ -80,6 +80,8 @@ pub struct Args {
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
     #[command(flatten)]
+    pub gate: super::rollout::GateArgs,
+    #[command(flatten)]
     pub conn: ConnArgs,
 }
 
@@ -285,7 +287,27 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         prune: a.prune,
     };
     let started = std::time::Instant::now();
-    let (_fleet, out) = execute(g, &opts, &a.conn, revision, &reporter).await?;
+    let out = match (&store, a.gate.wait) {
+        (Some(store), Some(_)) => {
+            let fleet = g.fleet()?;
+            let hosts = select_hosts(g, &fleet)?;
+            let state = fleet.desired_state(&hosts);
+            super::rollout::Rollout {
+                g,
+                fleet: &fleet,
+                state,
+                opts: &opts,
+                conn: &a.conn,
+                gate: &a.gate,
+                revision,
+                store: store.as_ref(),
+                reporter: &reporter,
+            }
+            .run()
+            .await?
+        }
+        _ => execute(g, &opts, &a.conn, revision, &reporter).await?.1,
+    };
     let mut command = "push".to_string();
     if a.prune {
         command.push_str(" --prune");

@@ -3,7 +3,7 @@
 
 use crate::fleet::{DesiredFile, DesiredState, NodeDesired, selection};
 use crate::manifest::{self, Diagnostic};
-use crate::store::{Revision, Store};
+use crate::store::{NodeRevision, Revision, Store};
 
 use super::Globals;
 use super::common::select_hosts;
@@ -36,58 +36,70 @@ pub async fn revision_state(
             );
             continue;
         };
-        let mut settings = match selection::node_settings(&fleet.inventory, host) {
-            Ok(s) => s,
-            Err(errs) => {
-                let d = errs
-                    .into_iter()
-                    .map(|m| Diagnostic::at("inventory", None, m));
-                state.insert(host.clone(), Err(d.collect()));
-                continue;
-            }
-        };
-        settings.static_pod_path = node.dir.clone();
-        if let Some(mode) = node.files.values().map(|f| f.mode).find(|m| *m != 0) {
-            settings.file_mode = mode;
-        }
-        let mut files = std::collections::BTreeMap::new();
-        let mut diags = Vec::new();
-        for (name, f) in &node.files {
-            let Some(bytes) = store.blob(&f.sha256).await? else {
-                diags.push(Diagnostic::at(
-                    name,
-                    None,
-                    format!(
-                        "the content of revision {} ({}) is not in the store",
-                        rev.id, f.sha256
-                    ),
-                ));
-                continue;
-            };
-            match manifest::check(name, &bytes) {
-                Ok(pod) => {
-                    files.insert(
-                        name.clone(),
-                        DesiredFile {
-                            name: name.clone(),
-                            template: f.template.clone(),
-                            sha256: f.sha256.clone(),
-                            bytes,
-                            pod,
-                        },
-                    );
-                }
-                Err(d) => diags.extend(d),
-            }
-        }
-        let entry = if diags.is_empty() {
-            Ok(NodeDesired { settings, files })
-        } else {
-            Err(diags)
-        };
-        state.insert(host.clone(), entry);
+        state.insert(
+            host.clone(),
+            node_state(fleet, host, node, rev.id, store).await?,
+        );
     }
     Ok(state)
+}
+
+/// One node's desired state from a recorded [`NodeRevision`] of revision `rev_id`.
+pub async fn node_state(
+    fleet: &crate::fleet::Fleet,
+    host: &str,
+    node: &NodeRevision,
+    rev_id: u64,
+    store: &dyn Store,
+) -> anyhow::Result<Result<NodeDesired, Vec<Diagnostic>>> {
+    let mut settings = match selection::node_settings(&fleet.inventory, host) {
+        Ok(s) => s,
+        Err(errs) => {
+            let d = errs
+                .into_iter()
+                .map(|m| Diagnostic::at("inventory", None, m));
+            return Ok(Err(d.collect()));
+        }
+    };
+    settings.static_pod_path = node.dir.clone();
+    if let Some(mode) = node.files.values().map(|f| f.mode).find(|m| *m != 0) {
+        settings.file_mode = mode;
+    }
+    let mut files = std::collections::BTreeMap::new();
+    let mut diags = Vec::new();
+    for (name, f) in &node.files {
+        let Some(bytes) = store.blob(&f.sha256).await? else {
+            diags.push(Diagnostic::at(
+                name,
+                None,
+                format!(
+                    "the content of revision {rev_id} ({}) is not in the store",
+                    f.sha256
+                ),
+            ));
+            continue;
+        };
+        match manifest::check(name, &bytes) {
+            Ok(pod) => {
+                files.insert(
+                    name.clone(),
+                    DesiredFile {
+                        name: name.clone(),
+                        template: f.template.clone(),
+                        sha256: f.sha256.clone(),
+                        bytes,
+                        pod,
+                    },
+                );
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    Ok(if diags.is_empty() {
+        Ok(NodeDesired { settings, files })
+    } else {
+        Err(diags)
+    })
 }
 
 /// Run.

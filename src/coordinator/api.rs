@@ -80,6 +80,10 @@ async fn fleet(State(s): State<Arc<Shared>>) -> Result<Json<FleetData>, ApiError
 pub struct ViewRequest {
     /// The inventory's hosts after `--limit`, if the CLI has an inventory.
     pub hosts: Option<Vec<String>>,
+    /// Compare with these files instead of the last recorded revision (push --wait asks
+    /// about what it just wrote, before the revision is recorded).
+    #[serde(default)]
+    pub desired: Option<BTreeMap<String, NodeRevision>>,
 }
 
 /// The fleet view from memory, as the pretty JSON `status -o json` prints.
@@ -87,7 +91,10 @@ async fn view(
     State(s): State<Arc<Shared>>,
     Json(req): Json<ViewRequest>,
 ) -> Result<String, ApiError> {
-    let desired = s.store.desired().await.map_err(internal)?;
+    let desired = match req.desired {
+        Some(d) => d,
+        None => s.store.desired().await.map_err(internal)?,
+    };
     let index = s.index.read().unwrap_or_else(|e| e.into_inner());
     let v = super::view::fleet_view_of(
         &index.by_node(),

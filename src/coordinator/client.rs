@@ -121,11 +121,21 @@ pub async fn view_json(
     state_dir: &Path,
     hosts: Option<&[String]>,
 ) -> anyhow::Result<Option<Vec<u8>>> {
+    view_json_against(state_dir, hosts, None).await
+}
+
+/// Like [`view_json`], with SYNC computed against `desired` instead of the last revision.
+pub async fn view_json_against(
+    state_dir: &Path,
+    hosts: Option<&[String]>,
+    desired: Option<BTreeMap<String, NodeRevision>>,
+) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(remote) = running(state_dir).await else {
         return Ok(None);
     };
     let body = serde_json::to_vec(&super::api::ViewRequest {
         hosts: hosts.map(<[String]>::to_vec),
+        desired,
     })?;
     let (code, out) = remote.call("POST", "/v1/view", &body).await?;
     if code != 200 {

@@ -31,6 +31,19 @@ pub struct NodeResult {
 }
 
 impl NodeResult {
+    /// A node not attempted.
+    pub fn skipped(node: &str, why: &str) -> Self {
+        NodeResult {
+            node: node.to_string(),
+            outcome: NodeOutcome::Skipped,
+            plan: None,
+            dir: String::new(),
+            message: Some(why.to_string()),
+            notices: vec![],
+            duration: Duration::ZERO,
+        }
+    }
+
     fn error(node: &str, dir: &str, e: TransportError, started: Instant) -> Self {
         NodeResult {
             node: node.to_string(),

@@ -38,6 +38,27 @@ impl Agent {
         a
     }
 
+    /// A process-runtime agent for node `node` of a lab laid out as `<root>/nodes/<node>`
+    /// (manifests), `<root>/pki/<node>` (enrolled credentials), `<root>/agents/<node>` (state),
+    /// reporting to the coordinator every second.
+    pub fn reporting(root: &Path, node: &str) -> Agent {
+        let dir = root.join("nodes").join(node);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pki = root.join("pki").join(node);
+        Agent::start(
+            "process",
+            &dir,
+            &root.join("agents").join(node),
+            node,
+            &[
+                "--pki-dir",
+                pki.to_str().unwrap(),
+                "--heartbeat-interval",
+                "1",
+            ],
+        )
+    }
+
     fn spawn(&mut self) {
         std::fs::create_dir_all(&self.state).unwrap();
         let log = std::fs::OpenOptions::new()
