@@ -389,6 +389,97 @@ fn rollback_puts_an_earlier_revision_back() {
 }
 
 #[test]
+fn agent_install_copies_binary_unit_and_certificate_and_explains_without_systemd() {
+    let lab = SshLab::start(2, SUBNET);
+    let p = Project::new(&lab, &["exporter.yaml"], "");
+    // Per-node layout through host_vars (inline vars are the same for every host here).
+    for n in &lab.nodes {
+        let root = n.root.display();
+        write(
+            &p.path().join(format!("host_vars/{}.yaml", n.name)),
+            &format!(
+                "podfleet_bin_dir: {root}/bin\npodfleet_unit_dir: {root}/systemd\npodfleet_config_dir: {root}/etc-podfleet\n"
+            ),
+        );
+    }
+    podfleet::coordinator::pki::Pki::load_or_create(&p.path().join("state")).unwrap();
+    // A small stand-in binary keeps the transfer quick in a debug build.
+    let binary = p.path().join("podfleet-bin");
+    std::fs::write(&binary, b"#!/bin/sh\necho podfleet stand-in\n").unwrap();
+    let kh = lab.known_hosts.display().to_string();
+    let args = |extra: &[&'static str]| {
+        let mut v: Vec<String> = [
+            "agent",
+            "install",
+            "--coordinator",
+            "127.0.0.1:7443",
+            "--known-hosts",
+            &kh,
+            "--binary",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push(binary.display().to_string());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        p.run(&lab, &refs)
+    };
+
+    let check = run(&["--check"]).expect(0);
+    assert!(
+        check
+            .stdout
+            .contains("changed: [n1] => would copy the binary"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        !lab.nodes[0].root.join("bin/podfleet").exists(),
+        "--check writes nothing"
+    );
+
+    // No systemd in the test nodes: files land, the message says how to start the agent.
+    let r = run(&[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("fatal: [n1]: FAILED! => no systemd on this node")
+            && r.stdout.contains("agent --pod-manifest-path"),
+        "{}",
+        r.stdout
+    );
+    for n in &lab.nodes {
+        let bin = n.root.join("bin/podfleet");
+        assert_eq!(
+            std::fs::read(&bin).unwrap(),
+            std::fs::read(&binary).unwrap()
+        );
+        assert_eq!(
+            std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        let unit = std::fs::read_to_string(n.root.join("systemd/podfleet-agent.service")).unwrap();
+        assert!(
+            unit.contains(&format!(
+                "ExecStart={} agent --pod-manifest-path {}",
+                bin.display(),
+                n.dir.display()
+            )) && unit.contains("KillMode=process"),
+            "{unit}"
+        );
+        assert!(n.root.join("etc-podfleet/node.crt").exists());
+    }
+    // Again: nothing to copy, still the systemd message.
+    let again = run(&["--check"]).expect(0);
+    assert!(again.stdout.contains("ok: [n1]"), "{}", again.stdout);
+}
+
+#[test]
 fn a_node_down_does_not_stop_the_others() {
     let mut lab = SshLab::start(3, SUBNET);
     let p = Project::new(&lab, &["exporter.yaml"], "");

@@ -27,6 +27,8 @@ pub enum Action {
     Restart(RestartArgs),
     /// Install a client certificate from the coordinator's CA on each node (over SSH).
     Enroll(super::enroll::Args),
+    /// Install the agent on each node over SSH: binary, systemd unit, certificate; start it.
+    Install(super::install::InstallArgs),
 }
 
 /// Flags of the agent itself.
@@ -118,6 +120,7 @@ fn state_dir(d: &Option<PathBuf>) -> PathBuf {
 pub async fn run(g: &super::Globals, a: Args) -> anyhow::Result<i32> {
     match a.action {
         Some(Action::Enroll(e)) => super::enroll::run(g, e).await,
+        Some(Action::Install(i)) => super::install::run(g, i).await,
         Some(Action::Status(s)) => status(s).await,
         Some(Action::Restart(r)) => {
             let sock = state_dir(&r.state_dir).join("agent.sock");

@@ -27,12 +27,36 @@ pub struct Args {
 }
 
 /// The node directory for the agent's credentials: `podfleet_config_dir`, else /etc/podfleet.
-fn config_dir(vars: &serde_json::Map<String, serde_json::Value>) -> String {
+pub fn config_dir(vars: &serde_json::Map<String, serde_json::Value>) -> String {
     vars.get("podfleet_config_dir")
         .and_then(|v| v.as_str())
         .unwrap_or("/etc/podfleet")
         .trim_end_matches('/')
         .to_string()
+}
+
+/// The files enrolment installs in `dir`: CA, certificate, key and coordinator address, 0600.
+pub fn credentials(
+    dir: &str,
+    pki: &Pki,
+    coordinator: &str,
+    cert: String,
+    key: String,
+) -> Vec<(String, Vec<u8>, u32)> {
+    vec![
+        (
+            format!("{dir}/ca.crt"),
+            pki.ca_cert().as_bytes().to_vec(),
+            0o600,
+        ),
+        (format!("{dir}/node.crt"), cert.into_bytes(), 0o600),
+        (format!("{dir}/node.key"), key.into_bytes(), 0o600),
+        (
+            format!("{dir}/coordinator"),
+            format!("{coordinator}\n").into_bytes(),
+            0o600,
+        ),
+    ]
 }
 
 /// Run.
@@ -52,22 +76,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         let dir = config_dir(&vars);
         let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
         async move {
-            let files = |cert: String, key: String| {
-                vec![
-                    (
-                        format!("{dir}/ca.crt"),
-                        pki.ca_cert().as_bytes().to_vec(),
-                        0o600,
-                    ),
-                    (format!("{dir}/node.crt"), cert.into_bytes(), 0o600),
-                    (format!("{dir}/node.key"), key.into_bytes(), 0o600),
-                    (
-                        format!("{dir}/coordinator"),
-                        format!("{coordinator}\n").into_bytes(),
-                        0o600,
-                    ),
-                ]
-            };
+            let files = |cert: String, key: String| credentials(&dir, pki, coordinator, cert, key);
             if a.check {
                 return (
                     host.clone(),

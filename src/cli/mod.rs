@@ -8,6 +8,7 @@ mod demo;
 mod diff;
 mod enroll;
 mod history;
+mod install;
 mod inventory;
 mod kubeconfig;
 mod push;
