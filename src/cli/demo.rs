@@ -109,6 +109,10 @@ pub async fn up(g: &Globals, a: UpArgs) -> anyhow::Result<i32> {
     println!("  podfleet --state-dir {} events", state.display());
     println!("  podfleet --state-dir {} history", state.display());
     println!(
+        "  podfleet --state-dir {} kubeconfig > fleet.kubeconfig && KUBECONFIG=fleet.kubeconfig kubectl get pods -A -o wide",
+        state.display()
+    );
+    println!(
         "  podfleet agent status --state-dir {}",
         dir.join("agents").join(&hosts[0]).display()
     );
