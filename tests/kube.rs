@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::agent::Agent;
+use common::coordinator::Coordinator;
 use common::{podfleet, wait_for, write, write_atomic};
 
 fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
@@ -20,16 +21,8 @@ fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
 
 struct Lab {
     dir: tempfile::TempDir,
-    serve: std::process::Child,
-    agents: Vec<Agent>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.serve.kill();
-        let _ = self.serve.wait();
-        self.agents.clear();
-    }
+    _serve: Coordinator,
+    _agents: Vec<Agent>,
 }
 
 impl Lab {
@@ -61,22 +54,10 @@ fn lab() -> Lab {
         format!("127.0.0.1:{}", common::free_port()),
         format!("127.0.0.1:{}", common::free_port()),
     );
-    let log = std::fs::File::create(p.join("serve.log")).unwrap();
-    let serve = Command::new(common::bin())
-        .current_dir(p)
-        .args([
-            "--state-dir",
-            "state",
-            "serve",
-            "--listen",
-            &grpc,
-            "--kube-listen",
-            &kube,
-        ])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let serve = Coordinator::start(
+        &p.join("state"),
+        &["--listen", &grpc, "--kube-listen", &kube],
+    );
     wait_for(Duration::from_secs(30), "the kube API", || {
         std::net::TcpStream::connect(&kube).ok().map(|_| ())
     });
@@ -118,7 +99,11 @@ fn lab() -> Lab {
         .collect();
     let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
     std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
-    let lab = Lab { dir, serve, agents };
+    let lab = Lab {
+        dir,
+        _serve: serve,
+        _agents: agents,
+    };
     wait_for(
         Duration::from_secs(60),
         "three Running pods in kubectl",

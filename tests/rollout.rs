@@ -4,10 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::agent::Agent;
+use common::coordinator::Coordinator;
 use common::{podfleet, wait_for, write};
 
 fn web(ready_cmd: &str) -> String {
@@ -18,15 +18,8 @@ fn web(ready_cmd: &str) -> String {
 
 struct Lab {
     dir: tempfile::TempDir,
-    serve: Child,
+    _serve: Coordinator,
     _agents: Vec<Agent>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.serve.kill();
-        let _ = self.serve.wait();
-    }
 }
 
 impl Lab {
@@ -58,26 +51,7 @@ fn lab() -> Lab {
     write(&p.join("inventory.yaml"), &inv);
     write(&p.join("manifests/web.yaml"), &web("'true'"));
     let grpc = format!("127.0.0.1:{}", common::free_port());
-    let log = std::fs::File::create(p.join("serve.log")).unwrap();
-    let serve = Command::new(common::bin())
-        .current_dir(p)
-        .args([
-            "--state-dir",
-            "state",
-            "serve",
-            "--no-kube-api",
-            "--listen",
-            &grpc,
-        ])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(30), "the coordinator", || {
-        std::os::unix::net::UnixStream::connect(p.join("state/coordinator.sock"))
-            .ok()
-            .map(|_| ())
-    });
+    let serve = Coordinator::start(&p.join("state"), &["--listen", &grpc]);
     let args = [
         "-i",
         "inventory.yaml",
@@ -92,7 +66,7 @@ fn lab() -> Lab {
     let agents = NODES.iter().map(|n| Agent::reporting(p, n)).collect();
     Lab {
         dir,
-        serve,
+        _serve: serve,
         _agents: agents,
     }
 }

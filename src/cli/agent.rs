@@ -160,11 +160,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
     let report = match coordinator {
         None => None,
         Some(endpoint) => {
-            let endpoint = if endpoint.contains("://") {
-                endpoint
-            } else {
-                format!("https://{endpoint}")
-            };
+            let endpoint = super::common::coordinator_url(&endpoint);
             let tls = if endpoint.starts_with("https://") {
                 Some(agent::reporter::ClientTls::load(&r.pki_dir)?)
             } else {

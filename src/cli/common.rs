@@ -8,6 +8,7 @@ use crate::fleet::{self, DesiredState, Fleet};
 use crate::plan::WantedFile;
 use crate::push::NodeJob;
 use crate::store::{Store, default_state_dir};
+use crate::transport::TransportError;
 use crate::transport::target::{self, TargetDefaults};
 
 /// Options accepted by every command.
@@ -147,4 +148,64 @@ pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> V
 /// Whether to colour stdout.
 pub fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && crate::term::stdout_is_tty()
+}
+
+/// A coordinator address as a URL: `HOST:PORT` means mutual TLS (`https://`).
+pub fn coordinator_url(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("https://{addr}")
+    }
+}
+
+/// Connect to a node, run `work` over its transport, close it.
+pub async fn on_node<T>(
+    target: Result<crate::transport::Target, String>,
+    ssh: &crate::transport::ssh::SshOptions,
+    work: impl AsyncFnOnce(&dyn crate::transport::Transport) -> Result<T, TransportError>,
+) -> Result<T, TransportError> {
+    let target = target.map_err(TransportError::Failed)?;
+    let t = crate::transport::connect(&target, ssh).await?;
+    let r = work(t.as_ref()).await;
+    t.close().await;
+    r
+}
+
+/// Run per-host jobs `forks` at a time; results sorted by host.
+pub async fn run_jobs<T>(
+    jobs: impl Iterator<Item = impl std::future::Future<Output = (String, T)>>,
+    forks: usize,
+) -> Vec<(String, T)> {
+    use futures::StreamExt as _;
+    let mut results: Vec<(String, T)> = futures::stream::iter(jobs)
+        .buffer_unordered(forks.max(1))
+        .collect()
+        .await;
+    results.sort_by(|x, y| x.0.cmp(&y.0));
+    results
+}
+
+/// One host's outcome: (changed, message), or why it failed.
+pub type HostResult = Result<(bool, String), TransportError>;
+
+/// Print Ansible-style host lines (`ok:`/`changed:`/`fatal:`) and return the exit code
+/// (0, 2 failed, 4 unreachable).
+pub fn print_host_results(results: Vec<(String, HostResult)>) -> i32 {
+    let mut code = 0;
+    for (host, r) in results {
+        match r {
+            Ok((false, msg)) => println!("ok: [{host}] => {msg}"),
+            Ok((true, msg)) => println!("changed: [{host}] => {msg}"),
+            Err(e) if e.is_unreachable() => {
+                println!("fatal: [{host}]: UNREACHABLE! => {e}");
+                code = code.max(4);
+            }
+            Err(e) => {
+                println!("fatal: [{host}]: FAILED! => {e}");
+                code = code.max(2);
+            }
+        }
+    }
+    code
 }

@@ -1,13 +1,11 @@
 //! `podfleet agent enroll`: give each node a client certificate from the fleet CA over SSH
 //! (the channel already trusted), with the CA and the coordinator's address.
 
-use futures::StreamExt as _;
-
 use crate::coordinator::pki::Pki;
 use crate::transport::{self, nodefs};
 
 use super::Globals;
-use super::common::select_hosts;
+use super::common::{coordinator_url, on_node, print_host_results, run_jobs, select_hosts};
 use super::push::ConnArgs;
 
 /// Arguments.
@@ -65,59 +63,30 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let hosts = select_hosts(g, &fleet)?;
     let pki = Pki::load(&g.state_dir())?;
     let (defaults, ssh) = a.conn.resolve()?;
-    let coordinator = if a.coordinator.contains("://") {
-        a.coordinator.clone()
-    } else {
-        format!("https://{}", a.coordinator)
-    };
+    let coordinator = coordinator_url(&a.coordinator);
     let jobs = hosts.iter().map(|host| {
         let vars = fleet.inventory.host_vars(host).unwrap_or_default();
         let target = transport::target::from_vars(host, &vars, &defaults);
         let dir = config_dir(&vars);
         let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
         async move {
-            let files = |cert: String, key: String| credentials(&dir, pki, coordinator, cert, key);
             if a.check {
-                return (
-                    host.clone(),
-                    Ok(format!(
-                        "would install ca.crt, node.crt, node.key, coordinator into {dir}"
-                    )),
-                );
+                let msg =
+                    format!("would install ca.crt, node.crt, node.key, coordinator into {dir}");
+                return (host.clone(), Ok((false, msg)));
             }
-            let result = async {
+            let result = on_node(target, ssh, async |t| {
                 let pem = pki
                     .client_cert(host, a.valid_days)
                     .map_err(|e| transport::TransportError::Failed(e.to_string()))?;
-                let target = target.map_err(transport::TransportError::Failed)?;
-                let t = transport::connect(&target, ssh).await?;
-                let r = nodefs::install_files(t.as_ref(), &files(pem.cert, pem.key)).await;
-                t.close().await;
-                r.map(|()| format!("certificate for {host} installed in {dir}"))
-            }
+                let files = credentials(&dir, pki, coordinator, pem.cert, pem.key);
+                nodefs::install_files(t, &files).await?;
+                Ok((true, format!("certificate for {host} installed in {dir}")))
+            })
             .await;
             (host.clone(), result)
         }
     });
-    let mut results: Vec<_> = futures::stream::iter(jobs)
-        .buffer_unordered(a.conn.forks.max(1))
-        .collect()
-        .await;
-    results.sort_by(|x, y| x.0.cmp(&y.0));
-    let mut code = 0;
-    for (host, r) in results {
-        match r {
-            Ok(msg) if a.check => println!("ok: [{host}] => {msg}"),
-            Ok(msg) => println!("changed: [{host}] => {msg}"),
-            Err(e) if e.is_unreachable() => {
-                println!("fatal: [{host}]: UNREACHABLE! => {e}");
-                code = code.max(4);
-            }
-            Err(e) => {
-                println!("fatal: [{host}]: FAILED! => {e}");
-                code = code.max(2);
-            }
-        }
-    }
-    Ok(code)
+    let results = run_jobs(jobs, a.conn.forks).await;
+    Ok(print_host_results(results))
 }

@@ -6,14 +6,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use futures::StreamExt as _;
-
 use crate::coordinator::pki::Pki;
 use crate::transport::scripts::sh_quote;
 use crate::transport::{self, Transport, TransportError, nodefs};
 
 use super::Globals;
-use super::common::select_hosts;
+use super::common::{coordinator_url, on_node, print_host_results, run_jobs, select_hosts};
 use super::enroll::{config_dir, credentials};
 use super::push::ConnArgs;
 
@@ -223,11 +221,7 @@ pub async fn run(g: &Globals, a: InstallArgs) -> anyhow::Result<i32> {
     let binary =
         std::fs::read(&exe).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", exe.display()))?;
     let (defaults, ssh) = a.conn.resolve()?;
-    let coordinator = if a.coordinator.contains("://") {
-        a.coordinator.clone()
-    } else {
-        format!("https://{}", a.coordinator)
-    };
+    let coordinator = coordinator_url(&a.coordinator);
     let jobs = hosts.iter().map(|host| {
         let vars = fleet.inventory.host_vars(host).unwrap_or_default();
         let target = transport::target::from_vars(host, &vars, &defaults);
@@ -246,49 +240,34 @@ pub async fn run(g: &Globals, a: InstallArgs) -> anyhow::Result<i32> {
         };
         let (a, pki, ssh, binary, coordinator) = (&a, &pki, &ssh, &binary, &coordinator);
         async move {
-            let result = async {
-                let target = target.map_err(TransportError::Failed)?;
-                let t = transport::connect(&target, ssh).await?;
-                let r = install_node(host, t.as_ref(), &layout, a, pki, binary, coordinator).await;
-                t.close().await;
-                r
-            }
-            .await;
+            let result = on_node(target, ssh, async |t| {
+                install_node(host, t, &layout, a, pki, binary, coordinator).await
+            })
+            .await
+            .map(|(actions, systemd)| summary(&actions, systemd, a.check));
             (host.clone(), result)
         }
     });
-    let mut results: Vec<_> = futures::stream::iter(jobs)
-        .buffer_unordered(a.conn.forks.max(1))
-        .collect()
-        .await;
-    results.sort_by(|x, y| x.0.cmp(&y.0));
-    let mut code = 0;
-    for (host, r) in results {
-        match r {
-            Ok((actions, _)) if actions.is_empty() => {
-                println!("ok: [{host}] => binary, unit and certificate are current; agent running")
-            }
-            Ok((actions, systemd)) if a.check => {
-                let mut todo = actions.join("; ");
-                todo.push_str(if systemd {
-                    "; start the agent with systemd"
-                } else {
-                    "; no systemd: the agent would have to be started by hand"
-                });
-                println!("changed: [{host}] => would {todo}");
-            }
-            Ok((actions, _)) => {
-                println!("changed: [{host}] => {}; agent started", actions.join("; "))
-            }
-            Err(e) if e.is_unreachable() => {
-                println!("fatal: [{host}]: UNREACHABLE! => {e}");
-                code = code.max(4);
-            }
-            Err(e) => {
-                println!("fatal: [{host}]: FAILED! => {e}");
-                code = code.max(2);
-            }
-        }
+    let results = run_jobs(jobs, a.conn.forks).await;
+    Ok(print_host_results(results))
+}
+
+/// The host line: (changed, message).
+fn summary(actions: &[String], systemd: bool, check: bool) -> (bool, String) {
+    if actions.is_empty() {
+        return (
+            false,
+            "binary, unit and certificate are current; agent running".into(),
+        );
     }
-    Ok(code)
+    let todo = actions.join("; ");
+    if !check {
+        return (true, format!("{todo}; agent started"));
+    }
+    let start = if systemd {
+        "start the agent with systemd"
+    } else {
+        "no systemd: the agent would have to be started by hand"
+    };
+    (true, format!("would {todo}; {start}"))
 }

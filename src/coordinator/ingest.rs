@@ -183,7 +183,7 @@ impl Ingest<'_> {
                 applied.pods = pods.len();
             }
             Some(Body::Pod(p)) => {
-                let existed = self.store.mirror(node, &p.uid)?.is_some();
+                let existed = self.store.has_pod(node, &p.uid)?;
                 let rec = self.versioned(pod_record(node, p, &now))?;
                 self.store.put_pod(&rec)?;
                 self.indexed(|i| i.put_pod(rec.clone()));

@@ -326,23 +326,28 @@ mod tests {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-    /// Handshake a client holding `client` against the coordinator's TLS config.
-    async fn handshake(pki: &Pki, client: &pki::Pem) -> Result<(), String> {
+    /// Handshake a client holding `client` (or no certificate) against the coordinator's
+    /// TLS config; the server side's result.
+    async fn handshake(pki: &Pki, client: Option<&pki::Pem>) -> Result<(), String> {
         let server = tls_config(pki, &[]).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(pki.ca_cert().as_bytes()).unwrap())
             .unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(client.cert.as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(client.key.as_bytes()).unwrap(),
-            )
-            .unwrap();
+            .with_root_certificates(roots);
+        let cfg = match client {
+            Some(c) => builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from_pem_slice(c.cert.as_bytes()).unwrap()],
+                    PrivateKeyDer::from_pem_slice(c.key.as_bytes()).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
         let (a, b) = tokio::io::duplex(64 * 1024);
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
         let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
@@ -365,44 +370,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pki = Pki::load_or_create(dir.path()).unwrap();
         let good = pki.client_cert("n1", 30).unwrap();
-        handshake(&pki, &good).await.expect("a fresh certificate");
+        handshake(&pki, Some(&good))
+            .await
+            .expect("a fresh certificate");
         let expired = pki
             .client_cert_between("n1", pki::days_from_now(-30), pki::days_from_now(-1))
             .unwrap();
-        let e = handshake(&pki, &expired).await.unwrap_err();
+        let e = handshake(&pki, Some(&expired)).await.unwrap_err();
         assert!(e.contains("expired"), "{e}");
         let other_dir = tempfile::tempdir().unwrap();
         let other = Pki::load_or_create(other_dir.path()).unwrap();
         let foreign = other.client_cert("n1", 30).unwrap();
-        let e = handshake(&pki, &foreign).await.unwrap_err();
+        let e = handshake(&pki, Some(&foreign)).await.unwrap_err();
         assert!(
             e.contains("UnknownIssuer") || e.contains("BadSignature"),
             "{e}"
         );
-        let e = handshake_without_certificate(&pki).await.unwrap_err();
+        let e = handshake(&pki, None).await.unwrap_err();
         assert!(e.contains("no certificate"), "{e}");
-    }
-
-    async fn handshake_without_certificate(pki: &Pki) -> Result<(), String> {
-        let server = tls_config(pki, &[]).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_slice(pki.ca_cert().as_bytes()).unwrap())
-            .unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let (a, b) = tokio::io::duplex(64 * 1024);
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-        let name = rustls::pki_types::ServerName::try_from(pki::SERVER_NAME).unwrap();
-        let client_side = async move {
-            let _ = connector.connect(name, a).await;
-        };
-        let (server_result, _) = tokio::join!(acceptor.accept(b), client_side);
-        server_result.map(|_| ()).map_err(|e| e.to_string())
     }
 }

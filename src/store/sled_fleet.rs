@@ -80,6 +80,11 @@ impl SledStore {
         Ok(self.db.generate_id()? + 1)
     }
 
+    /// Whether a pod is stored (no decoding: ingest asks this for every pod update).
+    pub fn has_pod(&self, node: &str, uid: &str) -> anyhow::Result<bool> {
+        Ok(self.db.open_tree(PODS)?.contains_key(pod_key(node, uid))?)
+    }
+
     /// One pod's mirror object.
     pub fn mirror(&self, node: &str, uid: &str) -> anyhow::Result<Option<serde_json::Value>> {
         match self.db.open_tree(MIRRORS)?.get(pod_key(node, uid))? {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod coordinator;
 pub mod ssh;
 
 use std::path::{Path, PathBuf};
