@@ -10,6 +10,7 @@ pub mod coordinator;
 pub mod fleet;
 pub mod logging;
 pub mod manifest;
+pub mod nodedir;
 pub mod plan;
 pub mod push;
 pub mod rpc;

@@ -45,7 +45,6 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         serial: None,
         break_lock: false,
         lock_timeout: std::time::Duration::ZERO,
-        stale_lock_after: std::time::Duration::from_secs(15 * 60),
         lock: crate::push::lock_info(),
     };
     let (_fleet, out) = execute(g, &opts, &a.conn, 0, &DiffReporter { prune: a.prune }).await?;

@@ -248,7 +248,6 @@ pub fn options(a: &Args) -> PushOptions {
         serial: a.serial,
         break_lock: a.break_lock,
         lock_timeout: Duration::from_secs(a.lock_timeout),
-        stale_lock_after: Duration::from_secs(15 * 60),
         lock: push::lock_info(),
     }
 }

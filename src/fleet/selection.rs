@@ -135,10 +135,11 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
                 t.file_name()
             ));
         }
-        if t.file_name().starts_with('.') || t.file_name().is_empty() {
+        if let Some(problem) = crate::nodedir::file_name_problem(&t.file_name()) {
             errors.push(format!(
-                "host {host}: {} gives the file name {:?}; the kubelet ignores dot files, so it would never run",
+                "host {host}: template {} (listed in {}) would be written on the node as {:?}: {problem}",
                 t.path,
+                t.listed_in,
                 t.file_name()
             ));
         }

@@ -11,7 +11,7 @@ pub mod diff;
 use std::collections::BTreeMap;
 
 use crate::manifest::content_sha256;
-use crate::transport::scripts::{NodeRecord, ObservedDir, RECORD_FILE};
+use crate::nodedir::{self, NodeRecord, ObservedDir, RECORD_FILE};
 
 /// A file podfleet wants on the node.
 #[derive(Debug, Clone)]
@@ -102,14 +102,31 @@ pub struct NodePlan {
     pub record: NodeRecord,
     /// Whether the record needs writing even without file changes.
     pub record_changed: bool,
-    /// Preconditions for the apply: name → expected SHA-256 (None = absent).
+    /// Preconditions for the apply: every file read, name → expected SHA-256 (None =
+    /// absent). The apply refuses (and the push reads again) if anything moved since.
     pub expect: BTreeMap<String, Option<String>>,
+    /// podfleet's temporary files an interrupted push left behind (removed by a push).
+    pub leftover_tmp: Vec<String>,
+    /// What an interrupted push left: which file is at which revision.
+    pub interrupted: Option<String>,
+    /// Why this node cannot be pushed as planned (e.g. a directory where a file goes).
+    pub blocked: Vec<String>,
 }
 
 impl NodePlan {
     /// True when a push would write anything.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || self.record_changed
+        !self.changes.is_empty() || self.record_changed || !self.leftover_tmp.is_empty()
+    }
+
+    /// Legacy temp names (`.<name>.tmp`) among the leftovers, which the apply removes by
+    /// name (it always removes `.podfleet-*.tmp`).
+    pub fn legacy_tmp(&self) -> Vec<String> {
+        self.leftover_tmp
+            .iter()
+            .filter(|n| !nodedir::is_tmp_name(n))
+            .cloned()
+            .collect()
     }
 }
 
@@ -127,10 +144,37 @@ pub fn plan(wanted: &[WantedFile], observed: &ObservedDir, prune: bool) -> NodeP
         .map(|(n, f)| (n.as_str(), content_sha256(&f.bytes)))
         .collect();
     let is_drifted = |name: &str, cur: &str| {
-        old.files.get(name).is_some_and(|recorded| {
-            recorded != cur && old.pending.get(name).is_none_or(|p| p != cur)
-        })
+        old.files
+            .get(name)
+            .is_some_and(|recorded| recorded != cur && !old.in_flight(name, cur))
     };
+    // Every file read is a precondition, written or not: a push validates under the lock
+    // that the directory is still exactly what it planned from.
+    for name in observed.files.keys() {
+        p.expect
+            .insert(name.clone(), Some(current_sha[name.as_str()].clone()));
+    }
+    for name in &observed.others {
+        if wanted.iter().any(|w| &w.name == name) {
+            p.blocked.push(format!(
+                "{name} exists on the node but is not a regular file (a directory?); remove it or rename the template"
+            ));
+        }
+    }
+    p.leftover_tmp = observed
+        .leftover_tmp
+        .iter()
+        .filter(|t| {
+            nodedir::is_tmp_name(t)
+                || t.strip_prefix('.')
+                    .and_then(|r| r.strip_suffix(".tmp"))
+                    .is_some_and(|n| {
+                        old.files.contains_key(n) || wanted.iter().any(|w| w.name == n)
+                    })
+        })
+        .cloned()
+        .collect();
+    p.interrupted = interrupted(observed);
 
     for w in wanted {
         let want_sha = content_sha256(&w.bytes);
@@ -153,7 +197,9 @@ pub fn plan(wanted: &[WantedFile], observed: &ObservedDir, prune: bool) -> NodeP
                 if drifted && *cur != want_sha {
                     p.drifted.push(w.name.clone());
                 }
-                if *cur != want_sha {
+                // A symlink whose mode differs is replaced, not chmodded: chmod would follow
+                // the link out of the directory.
+                if *cur != want_sha || (f.mode != w.mode && f.symlink) {
                     p.expect.insert(w.name.clone(), Some(cur.clone()));
                     p.changes.push(Change::Update {
                         name: w.name.clone(),
@@ -210,8 +256,10 @@ pub fn plan(wanted: &[WantedFile], observed: &ObservedDir, prune: bool) -> NodeP
         ..old.clone()
     };
     p.record.pending.clear();
+    p.record.journal = None;
     p.record_changed = p.record.files != old.files
         || !old.pending.is_empty()
+        || old.journal.is_some()
         || observed.record.is_none() && !p.record.files.is_empty();
     p.expect.insert(
         RECORD_FILE.to_string(),
@@ -220,10 +268,47 @@ pub fn plan(wanted: &[WantedFile], observed: &ObservedDir, prune: bool) -> NodeP
     p
 }
 
+/// If a push was interrupted on this node, say which file is from which revision.
+pub fn interrupted(observed: &ObservedDir) -> Option<String> {
+    let rec = observed.record.as_ref()?;
+    let j = rec.journal.as_ref()?;
+    let (new, old) = (j.revision, j.from_revision);
+    let mut parts = Vec::new();
+    for (name, e) in &j.files {
+        let cur = observed.files.get(name).map(|f| content_sha256(&f.bytes));
+        let state = if cur == e.to {
+            if e.to.is_none() {
+                format!("{name} deleted (revision {new})")
+            } else {
+                format!("{name} from revision {new}")
+            }
+        } else if cur == e.from {
+            if e.from.is_none() {
+                format!("{name} not yet created (revision {old})")
+            } else {
+                format!("{name} still from revision {old}")
+            }
+        } else {
+            format!("{name} changed on the node since")
+        };
+        parts.push(state);
+    }
+    Some(format!(
+        "an interrupted push (revision {new} by {}, started {}) left this node part-way: {}",
+        if j.by.is_empty() { "?" } else { &j.by },
+        if j.started.is_empty() {
+            "?"
+        } else {
+            &j.started
+        },
+        parts.join("; ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::scripts::ObservedFile;
+    use crate::nodedir::ObservedFile;
 
     fn obs(files: &[(&str, &str)], record: &[(&str, &str)]) -> ObservedDir {
         let mut o = ObservedDir {
@@ -391,6 +476,100 @@ mod tests {
         let p = plan(&want(&[("a.yaml", "new")]), &o, false);
         assert!(p.drifted.is_empty());
         assert_eq!(p.changes.len(), 1);
+    }
+
+    #[test]
+    fn every_file_read_is_a_precondition() {
+        let p = plan(
+            &want(&[("a.yaml", "A"), ("b.yaml", "B2")]),
+            &obs(
+                &[("a.yaml", "A"), ("b.yaml", "B1"), ("foreign.yaml", "F")],
+                &[("a.yaml", "A"), ("b.yaml", "B1")],
+            ),
+            false,
+        );
+        for (name, content) in [("a.yaml", "A"), ("b.yaml", "B1"), ("foreign.yaml", "F")] {
+            assert_eq!(
+                p.expect.get(name),
+                Some(&Some(content_sha256(content.as_bytes()))),
+                "{name}"
+            );
+        }
+        assert!(p.expect.contains_key(RECORD_FILE));
+    }
+
+    #[test]
+    fn an_interrupted_push_is_described_file_by_file() {
+        use crate::nodedir::{Journal, JournalEntry};
+        let mut o = obs(&[("a.yaml", "new"), ("b.yaml", "old")], &[("a.yaml", "x")]);
+        let sha = |s: &str| Some(content_sha256(s.as_bytes()));
+        o.record.as_mut().unwrap().journal = Some(Journal {
+            revision: 9,
+            from_revision: 8,
+            by: "me@ctl".into(),
+            started: "T".into(),
+            files: [
+                (
+                    "a.yaml".to_string(),
+                    JournalEntry {
+                        from: sha("old"),
+                        to: sha("new"),
+                    },
+                ),
+                (
+                    "b.yaml".to_string(),
+                    JournalEntry {
+                        from: sha("old"),
+                        to: sha("new"),
+                    },
+                ),
+                (
+                    "c.yaml".to_string(),
+                    JournalEntry {
+                        from: None,
+                        to: sha("new"),
+                    },
+                ),
+            ]
+            .into(),
+        });
+        let text = interrupted(&o).unwrap();
+        assert_eq!(
+            text,
+            "an interrupted push (revision 9 by me@ctl, started T) left this node part-way: \
+             a.yaml from revision 9; b.yaml still from revision 8; c.yaml not yet created (revision 8)"
+        );
+        let p = plan(&want(&[("a.yaml", "new"), ("b.yaml", "new")]), &o, false);
+        assert!(p.drifted.is_empty(), "in-flight content is not drift");
+        assert!(p.record_changed, "the journal is cleared by the next push");
+        assert!(p.record.journal.is_none());
+    }
+
+    #[test]
+    fn leftovers_and_blocking_entries() {
+        let mut o = obs(&[], &[("a.yaml", "A")]);
+        o.leftover_tmp = vec![
+            ".podfleet-3.tmp".into(),
+            ".a.yaml.tmp".into(),
+            ".vim-swap.tmp".into(),
+        ];
+        o.others = vec!["b.yaml".into()];
+        let p = plan(&want(&[("a.yaml", "A"), ("b.yaml", "B")]), &o, false);
+        assert_eq!(p.leftover_tmp, vec![".podfleet-3.tmp", ".a.yaml.tmp"]);
+        assert_eq!(p.legacy_tmp(), vec![".a.yaml.tmp"]);
+        assert!(p.has_changes());
+        assert_eq!(p.blocked.len(), 1);
+        assert!(p.blocked[0].starts_with("b.yaml exists on the node but is not a regular file"));
+    }
+
+    #[test]
+    fn a_symlinked_file_is_replaced_not_chmodded() {
+        let mut o = obs(&[("a.yaml", "A")], &[("a.yaml", "A")]);
+        let f = o.files.get_mut("a.yaml").unwrap();
+        f.symlink = true;
+        f.mode = 0o644;
+        let p = plan(&want(&[("a.yaml", "A")]), &o, false);
+        assert!(matches!(&p.changes[0], Change::Update { .. }));
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Semaphore;
 
+use crate::nodedir::LockInfo;
 use crate::plan::WantedFile;
 use crate::store::NodeOutcome;
 use crate::transport::Target;
-use crate::transport::scripts::LockInfo;
 use crate::transport::ssh::SshOptions;
 pub use node::NodeResult;
 
@@ -31,8 +31,6 @@ pub struct PushOptions {
     pub break_lock: bool,
     /// How long to wait for a node lock held by a live push.
     pub lock_timeout: Duration,
-    /// Locks older than this are stale.
-    pub stale_lock_after: Duration,
     /// Who we are, written into node locks.
     pub lock: LockInfo,
 }

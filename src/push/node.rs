@@ -2,10 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::nodedir::{HolderState, LOCK_DIR, ObservedDir, describe_lock};
 use crate::plan::{self, NodePlan, WantedFile};
 use crate::store::NodeOutcome;
 use crate::transport::nodefs::NodeFs;
-use crate::transport::scripts::{ApplyBatch, ApplyOutcome, FileWrite, LockInfo, ObservedDir};
+use crate::transport::scripts::{ApplyBatch, ApplyOutcome, FileWrite};
 use crate::transport::ssh::SshOptions;
 use crate::transport::{self, Target, TransportError};
 
@@ -61,29 +62,6 @@ impl NodeResult {
     }
 }
 
-/// Whether a lock holder is gone: same controller and its process has exited, or older
-/// than `stale_after`.
-pub fn lock_is_stale(lock: &LockInfo, my_host: &str, stale_after: Duration) -> bool {
-    if lock.host == my_host && lock.pid != 0 && !pid_alive(lock.pid) {
-        return true;
-    }
-    match lock.since.parse::<jiff::Timestamp>() {
-        Ok(t) => jiff::Timestamp::now().duration_since(t).as_secs() as u64 > stale_after.as_secs(),
-        Err(_) => true,
-    }
-}
-
-fn pid_alive(pid: u32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
-}
-
-fn describe_lock(l: &LockInfo) -> String {
-    format!(
-        "{} (pid {} on {}) since {}",
-        l.owner, l.pid, l.host, l.since
-    )
-}
-
 /// Push one node. `wanted` are the desired files; `revision` goes into the node record.
 pub async fn push_node(
     node: &str,
@@ -104,6 +82,9 @@ pub async fn push_node(
     result
 }
 
+/// How often a push reads again after the directory changed under it before giving up.
+const MAX_REPLANS: u32 = 20;
+
 async fn run(
     node: &str,
     t: &dyn transport::Transport,
@@ -116,17 +97,14 @@ async fn run(
     let fs = NodeFs::new(t, dir);
     let mut notices = t.notices();
     let mut break_lock = opts.break_lock;
-    let mut changed_retries = 0;
+    let mut replans = 0;
     loop {
         let mut planned = None;
         let read = {
             let mut decide = |observed: &ObservedDir| -> Option<ApplyBatch> {
                 let plan = plan::plan(wanted, observed, opts.prune);
-                let stale = observed.lock.as_ref().is_some_and(|l| {
-                    !break_lock && lock_is_stale(l, &opts.lock.host, opts.stale_lock_after)
-                });
-                let batch = (!opts.check && plan.has_changes() && !stale)
-                    .then(|| build_batch(&plan, revision, opts, break_lock));
+                let batch = (!opts.check && plan.has_changes() && plan.blocked.is_empty())
+                    .then(|| build_batch(&plan, observed, revision, opts, break_lock));
                 planned = Some(plan);
                 batch
             };
@@ -134,10 +112,19 @@ async fn run(
         };
         let (observed, applied) = match read {
             Ok(x) => x,
-            Err(e) => return NodeResult::error(node, dir, e, started),
+            Err(e) => {
+                let mut r = NodeResult::error(node, dir, e, started);
+                r.notices = notices;
+                return r;
+            }
         };
         notices.extend(observed.warnings.iter().cloned());
         let plan = planned.unwrap_or_else(|| plan::plan(wanted, &observed, opts.prune));
+        if let Some(text) = &plan.interrupted
+            && !notices.contains(text)
+        {
+            notices.push(text.clone());
+        }
         let done = |outcome, plan, notices: Vec<String>| NodeResult {
             node: node.to_string(),
             outcome,
@@ -147,33 +134,28 @@ async fn run(
             notices,
             duration: started.elapsed(),
         };
-        if opts.check || !plan.has_changes() {
-            let outcome = if plan.changes.is_empty() {
+        let changed_or_ok = |plan: &plan::NodePlan| {
+            if plan.changes.is_empty() {
                 NodeOutcome::Ok
             } else {
                 NodeOutcome::Changed
-            };
-            notices.dedup();
-            return done(outcome, plan, notices);
-        }
-        if let Some(lock) = &observed.lock
-            && !break_lock
-            && lock_is_stale(lock, &opts.lock.host, opts.stale_lock_after)
-        {
+            }
+        };
+        if !plan.blocked.is_empty() {
             return NodeResult {
-                message: Some(format!(
-                    "stale lock {}/{} held by {}; the holder is gone. Run again with --break-lock to clear it",
-                    dir,
-                    crate::transport::scripts::LOCK_DIR,
-                    describe_lock(lock)
-                )),
+                message: Some(format!("nothing written: {}", plan.blocked.join("; "))),
                 ..done(NodeOutcome::Failed, plan, notices)
             };
         }
+        if opts.check || !plan.has_changes() {
+            notices.dedup();
+            let outcome = changed_or_ok(&plan);
+            return done(outcome, plan, notices);
+        }
         let Some(applied) = applied else {
             // The combined read failed and a plain read succeeded: go round again.
-            changed_retries += 1;
-            if changed_retries > 5 {
+            replans += 1;
+            if replans > 5 {
                 return NodeResult {
                     message: Some("cannot read and write the manifest directory in one go".into()),
                     ..done(NodeOutcome::Failed, plan, notices)
@@ -182,71 +164,66 @@ async fn run(
             continue;
         };
         match applied {
-            ApplyOutcome::Done => {
-                if break_lock && observed.lock.is_some() {
-                    notices.push(format!(
-                        "broke the lock held by {}",
-                        observed
-                            .lock
-                            .as_ref()
-                            .map(describe_lock)
-                            .unwrap_or_default()
-                    ));
-                }
-                let outcome = if plan.changes.is_empty() {
-                    NodeOutcome::Ok
-                } else {
-                    NodeOutcome::Changed
-                };
+            ApplyOutcome::Done(notes) => {
+                notices.extend(notes);
+                let outcome = changed_or_ok(&plan);
                 return done(outcome, plan, notices);
             }
-            ApplyOutcome::Changed(_) => {
+            ApplyOutcome::Changed(file) => {
                 // Someone else changed the directory since we read it: read and plan again.
-                changed_retries += 1;
-                if changed_retries > 5 {
-                    return NodeResult {
-                        message: Some(
-                            "the manifest directory keeps changing under us; giving up".into(),
-                        ),
-                        ..done(NodeOutcome::Failed, plan, notices)
-                    };
-                }
-            }
-            ApplyOutcome::Locked(info) => {
-                let holder = info
-                    .as_ref()
-                    .map(describe_lock)
-                    .unwrap_or_else(|| "an unknown holder".into());
-                if let Some(l) = &info
-                    && lock_is_stale(l, &opts.lock.host, opts.stale_lock_after)
-                {
+                replans += 1;
+                if replans > MAX_REPLANS {
                     return NodeResult {
                         message: Some(format!(
-                            "stale lock {}/{} held by {holder}; the holder is gone. Run again with --break-lock to clear it",
-                            dir,
-                            crate::transport::scripts::LOCK_DIR
+                            "the manifest directory keeps changing under us ({file} changed {MAX_REPLANS} times while we planned); giving up"
                         )),
                         ..done(NodeOutcome::Failed, plan, notices)
                     };
                 }
+                tokio::time::sleep(jitter(replans)).await;
+            }
+            ApplyOutcome::Locked(info) => {
+                let holder = describe_lock(&info);
+                let dead = observed
+                    .lock
+                    .as_ref()
+                    .is_some_and(|l| l.holder == HolderState::Dead);
                 if started.elapsed() > opts.lock_timeout {
                     return NodeResult {
                         message: Some(format!(
-                            "node is locked by {holder}; gave up after {}s",
+                            "{dir}/{LOCK_DIR} is held by {holder}{}; gave up after {}s. If that push is hung, stop it or run again with --break-lock",
+                            if dead {
+                                ""
+                            } else {
+                                ", whose shell on the node is still running"
+                            },
                             opts.lock_timeout.as_secs()
                         )),
                         ..done(NodeOutcome::Failed, plan, notices)
                     };
                 }
                 break_lock = false;
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_millis(300) + jitter(1)).await;
             }
         }
     }
 }
 
+/// A short random pause, so two pushes racing for one node do not stay in step.
+fn jitter(round: u32) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    Duration::from_millis(u64::from(u16::from_le_bytes(b)) % (20 * u64::from(round.min(10)) + 1))
+}
+
 /// The node-side batch for a plan: writes, mode changes, deletes and the new record.
-fn build_batch(plan: &NodePlan, revision: u64, opts: &PushOptions, break_lock: bool) -> ApplyBatch {
+fn build_batch(
+    plan: &NodePlan,
+    observed: &ObservedDir,
+    revision: u64,
+    opts: &PushOptions,
+    break_lock: bool,
+) -> ApplyBatch {
     let mut record = plan.record.clone();
     record.revision = revision;
     record.pushed_by = opts.lock.owner.clone();
@@ -285,6 +262,8 @@ fn build_batch(plan: &NodePlan, revision: u64, opts: &PushOptions, break_lock: b
             .collect(),
         record,
         expect: plan.expect.clone(),
+        cleanup: plan.legacy_tmp(),
+        from_revision: observed.record.as_ref().map_or(0, |r| r.revision),
         lock: opts.lock.clone(),
         break_lock,
     }

@@ -111,6 +111,13 @@ pub fn notes(r: &NodeResult, pruning: bool) -> Vec<String> {
                 p.stale.join(", ")
             ));
         }
+        if !p.leftover_tmp.is_empty() {
+            out.push(format!(
+                "[{}] temporary files of an interrupted push (a push removes them): {}",
+                r.node,
+                p.leftover_tmp.join(", ")
+            ));
+        }
         if !p.others.is_empty() {
             out.push(format!(
                 "[{}] not regular files (ignored by the kubelet): {}",

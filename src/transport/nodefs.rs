@@ -1,13 +1,37 @@
 //! Node operations on top of any [`Transport`]: read the manifest directory, apply a
 //! batch of changes under the node lock, install files elsewhere on the node.
 
-use super::scripts::{self, ApplyBatch, ApplyOutcome, ObservedDir};
+use super::scripts::{self, ApplyBatch, ApplyOutcome, IoCause, ObservedDir, ScriptError, op_words};
 use super::{ExecOutput, Transport, TransportError};
 
 /// A node's manifest directory reached through a transport.
 pub struct NodeFs<'a> {
     transport: &'a dyn Transport,
     dir: String,
+}
+
+/// A script's failure (non-zero status with a `FAIL` line, or its stderr) as an error.
+fn failure(what: &str, out: &ExecOutput) -> TransportError {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if let Some(fail) = stdout.lines().find_map(|l| l.strip_prefix("FAIL ")) {
+        let (op, path) = fail.split_once(' ').unwrap_or((fail, ""));
+        return TransportError::Failed(
+            ScriptError::Io {
+                op: op_words(op).into(),
+                path: path.into(),
+                cause: IoCause::classify(&out.stderr_text()),
+            }
+            .to_string(),
+        );
+    }
+    TransportError::Failed(format!(
+        "{what}: {}",
+        if out.stderr.is_empty() {
+            format!("exit status {}", out.status)
+        } else {
+            out.stderr_text()
+        }
+    ))
 }
 
 impl<'a> NodeFs<'a> {
@@ -32,19 +56,11 @@ impl<'a> NodeFs<'a> {
         for _ in 0..2 {
             let out = self.transport.run_script(&script).await?;
             if out.status != 0 {
-                return Err(TransportError::Failed(format!(
-                    "cannot read {}: {}",
-                    self.dir,
-                    if out.stderr.is_empty() {
-                        format!("exit status {}", out.status)
-                    } else {
-                        out.stderr_text()
-                    }
-                )));
+                return Err(failure(&format!("cannot read {}", self.dir), &out));
             }
             match scripts::parse_read(&out.stdout) {
                 Ok(obs) => return Ok(obs),
-                Err(e) => last = e,
+                Err(e) => last = e.to_string(),
             }
         }
         Err(TransportError::Failed(format!(
@@ -81,7 +97,7 @@ impl<'a> NodeFs<'a> {
             .run_script_then(&scripts::read_script(&self.dir), &mut next)
             .await?;
         if let Some(e) = script_error {
-            return Err(TransportError::Failed(e));
+            return Err(TransportError::Failed(e.to_string()));
         }
         // The read failed or did not parse: the plain read reports why (and retries once).
         let observed = match observed {
@@ -91,7 +107,7 @@ impl<'a> NodeFs<'a> {
         let outcome = match applied {
             Some(out) => Some(
                 scripts::parse_apply(out.status, &out.stdout, &out.stderr_text())
-                    .map_err(|e| TransportError::Failed(format!("{}: {e}", self.dir)))?,
+                    .map_err(|e| TransportError::Failed(self.in_dir(e)))?,
             ),
             None => None,
         };
@@ -100,10 +116,26 @@ impl<'a> NodeFs<'a> {
 
     /// Apply a batch (lock, preconditions, atomic writes, record, unlock).
     pub async fn apply(&self, batch: &ApplyBatch) -> Result<ApplyOutcome, TransportError> {
-        let script = scripts::apply_script(&self.dir, batch).map_err(TransportError::Failed)?;
+        let script = scripts::apply_script(&self.dir, batch)
+            .map_err(|e| TransportError::Failed(e.to_string()))?;
         let out = self.transport.run_script(&script).await?;
         scripts::parse_apply(out.status, &out.stdout, &out.stderr_text())
-            .map_err(|e| TransportError::Failed(format!("{}: {e}", self.dir)))
+            .map_err(|e| TransportError::Failed(self.in_dir(e)))
+    }
+
+    /// An apply error with the directory named (relative paths are inside it).
+    fn in_dir(&self, e: ScriptError) -> String {
+        match e {
+            ScriptError::Io { op, path, cause } if !path.starts_with('/') => {
+                let path = if path == "." || path.is_empty() {
+                    self.dir.clone()
+                } else {
+                    format!("{}/{path}", self.dir.trim_end_matches('/'))
+                };
+                ScriptError::Io { op, path, cause }.to_string()
+            }
+            other => format!("{}: {other}", self.dir),
+        }
     }
 }
 
@@ -120,9 +152,6 @@ pub async fn install_files(
     {
         Ok(())
     } else {
-        Err(TransportError::Failed(format!(
-            "cannot install files: {}",
-            out.stderr_text()
-        )))
+        Err(failure("cannot install files", &out))
     }
 }

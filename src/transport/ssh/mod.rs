@@ -80,6 +80,19 @@ impl client::Handler for Client {
             }
         };
         if self.policy == HostKeyPolicy::Off {
+            // As OpenSSH with StrictHostKeyChecking=no: connect, but say loudly that the
+            // key no longer matches what known_hosts recorded.
+            if let HostKeyStatus::Changed { file, line } =
+                known_hosts::check(&self.files, &self.host, self.port, key)
+            {
+                v.warning = Some(format!(
+                    "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for {} ({} now, {}:{line} recorded another key); \
+                     connecting anyway because host key checking is off",
+                    known_hosts::lookup_name(&self.host, self.port),
+                    known_hosts::key_kind(key),
+                    file.display()
+                ));
+            }
             return Ok(true);
         }
         match known_hosts::check(&self.files, &self.host, self.port, key) {
