@@ -65,90 +65,143 @@ impl fmt::Display for FieldPath {
 }
 
 /// Line numbers of the fields of the first YAML document, plus plain scalars.
+///
+/// Stored as a tree of nodes (parent, step, line), so memory grows with the number of
+/// nodes, not with nodes × depth.
 #[derive(Debug, Default)]
 pub struct LineIndex {
-    lines: HashMap<FieldPath, usize>,
-    plain: Vec<(FieldPath, String, usize)>,
+    nodes: Vec<(u32, Seg, usize)>,
+    children: HashMap<(u32, Seg), u32>,
+    root_line: Option<usize>,
+    plain: Vec<(u32, String, usize)>,
     /// Number of documents in the stream (a file with `---` between two Pods has 2).
     pub documents: usize,
     /// Line where the second document starts, if any.
     pub second_document_line: Option<usize>,
 }
 
+/// The root of the node tree.
+const ROOT: u32 = u32::MAX;
+
 impl LineIndex {
-    /// Index `text`. Parse errors are ignored here (serde_yaml reports them with lines).
+    /// Index `text`, keeping every plain scalar. Parse errors are ignored here (serde_yaml
+    /// reports them with lines).
     pub fn build(text: &str) -> LineIndex {
-        let mut b = Builder::default();
+        Self::build_with(text, |_| true)
+    }
+
+    /// Index `text`, keeping only the plain scalars `keep` wants (to save memory).
+    pub fn build_with(text: &str, keep: fn(&str) -> bool) -> LineIndex {
+        let mut b = Builder {
+            keep,
+            index: LineIndex::default(),
+            stack: Vec::new(),
+            doc: 0,
+        };
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut b, true);
         b.index
     }
 
+    fn child(&self, parent: u32, seg: &Seg) -> Option<u32> {
+        self.children.get(&(parent, seg.clone())).copied()
+    }
+
     /// The line of `path`, or of its nearest ancestor that has one.
     pub fn line_of(&self, path: &FieldPath) -> Option<usize> {
-        let mut p = path.clone();
-        loop {
-            if let Some(l) = self.lines.get(&p) {
-                return Some(*l);
+        let mut cur = ROOT;
+        let mut line = self.root_line;
+        for seg in &path.0 {
+            match self.child(cur, seg) {
+                Some(n) => {
+                    cur = n;
+                    line = Some(self.nodes[n as usize].2);
+                }
+                None => break,
             }
-            if p.0.is_empty() {
-                return None;
-            }
-            p.0.pop();
         }
+        line
+    }
+
+    fn path_of(&self, mut node: u32) -> FieldPath {
+        let mut segs = Vec::new();
+        while node != ROOT {
+            let (parent, seg, _) = &self.nodes[node as usize];
+            segs.push(seg.clone());
+            node = *parent;
+        }
+        segs.reverse();
+        FieldPath(segs)
     }
 
     /// Unquoted scalars of the first document: path, text and line.
-    pub fn plain_scalars(&self) -> &[(FieldPath, String, usize)] {
-        &self.plain
+    pub fn plain_scalars(&self) -> impl Iterator<Item = (FieldPath, &str, usize)> + '_ {
+        self.plain
+            .iter()
+            .map(|(n, text, line)| (self.path_of(*n), text.as_str(), *line))
     }
 }
 
 enum Frame {
     Map {
-        path: FieldPath,
+        node: u32,
         pending_key: Option<String>,
         expecting_key: bool,
     },
     Seq {
-        path: FieldPath,
+        node: u32,
         next: usize,
     },
 }
 
-#[derive(Default)]
 struct Builder {
+    keep: fn(&str) -> bool,
     index: LineIndex,
     stack: Vec<Frame>,
     doc: usize,
 }
 
 impl Builder {
-    /// Path of the node that is about to be produced, recording its line.
-    fn next_value_path(&mut self, line: usize) -> Option<FieldPath> {
+    /// The node `seg` below `parent`, created (with its line) on first sight. Only the first
+    /// document is indexed; elsewhere this returns the root.
+    fn node(&mut self, parent: u32, seg: Seg, line: usize) -> u32 {
+        if self.doc != 1 {
+            return ROOT;
+        }
+        let idx = &mut self.index;
+        if let Some(n) = idx.children.get(&(parent, seg.clone())) {
+            return *n;
+        }
+        let n = idx.nodes.len() as u32;
+        idx.nodes.push((parent, seg.clone(), line));
+        idx.children.insert((parent, seg), n);
+        n
+    }
+
+    /// The node about to be produced, recording its line.
+    fn next_value_node(&mut self, line: usize) -> Option<u32> {
         match self.stack.last_mut() {
-            None => Some(FieldPath::default()),
+            None => {
+                if self.doc == 1 && self.index.root_line.is_none() {
+                    self.index.root_line = Some(line);
+                }
+                Some(ROOT)
+            }
             Some(Frame::Map {
-                path,
+                node,
                 pending_key,
                 expecting_key,
             }) => {
                 let key = pending_key.take()?;
                 *expecting_key = true;
-                Some(path.key(&key))
+                let parent = *node;
+                Some(self.node(parent, Seg::Key(key), line))
             }
-            Some(Frame::Seq { path, next }) => {
-                let p = path.index(*next);
+            Some(Frame::Seq { node, next }) => {
+                let (parent, i) = (*node, *next);
                 *next += 1;
-                let _ = line;
-                Some(p)
+                Some(self.node(parent, Seg::Index(i), line))
             }
-        }
-    }
-
-    fn record(&mut self, path: &FieldPath, line: usize) {
-        if self.doc == 1 {
-            self.index.lines.entry(path.clone()).or_insert(line);
         }
     }
 }
@@ -167,52 +220,53 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(value, style, _, _) => {
                 // A scalar in key position of a mapping is a key.
                 if let Some(Frame::Map {
-                    path,
+                    node,
                     pending_key,
                     expecting_key,
                 }) = self.stack.last_mut()
                     && *expecting_key
                 {
                     *expecting_key = false;
-                    let p = path.key(&value);
-                    *pending_key = Some(value);
-                    self.record(&p, line);
+                    let parent = *node;
+                    *pending_key = Some(value.clone());
+                    self.node(parent, Seg::Key(value), line);
                     return;
                 }
-                if let Some(p) = self.next_value_path(line) {
-                    self.record(&p, line);
-                    if style == TScalarStyle::Plain && self.doc == 1 {
-                        self.index.plain.push((p, value, line));
-                    }
+                if let Some(n) = self.next_value_node(line)
+                    && style == TScalarStyle::Plain
+                    && self.doc == 1
+                    && n != ROOT
+                    && (self.keep)(&value)
+                {
+                    self.index.plain.push((n, value, line));
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let is_map = matches!(ev, Event::MappingStart(..));
                 // Complex keys (a mapping used as a key) are not tracked.
-                let path = match self.stack.last_mut() {
+                let node = match self.stack.last_mut() {
                     Some(Frame::Map {
                         expecting_key: true,
                         ..
                     }) => None,
-                    _ => self.next_value_path(line),
+                    _ => self.next_value_node(line),
                 };
-                let path = path.unwrap_or_default();
-                self.record(&path, line);
+                let node = node.unwrap_or(ROOT);
                 self.stack.push(if is_map {
                     Frame::Map {
-                        path,
+                        node,
                         pending_key: None,
                         expecting_key: true,
                     }
                 } else {
-                    Frame::Seq { path, next: 0 }
+                    Frame::Seq { node, next: 0 }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
             }
             Event::Alias(_) => {
-                let _ = self.next_value_path(line);
+                let _ = self.next_value_node(line);
             }
             _ => {}
         }
@@ -268,8 +322,7 @@ mod tests {
         let idx = LineIndex::build(text);
         let plain: Vec<_> = idx
             .plain_scalars()
-            .iter()
-            .map(|(p, v, _)| (p.to_string(), v.clone()))
+            .map(|(p, v, _)| (p.to_string(), v.to_string()))
             .collect();
         assert_eq!(plain, vec![("a".to_string(), "yes".to_string())]);
         assert_eq!(idx.documents, 2);

@@ -6,6 +6,7 @@
 //! trip over: unknown (typo'd) fields, multi-document files, YAML 1.1 surprises.
 
 mod diagnostic;
+pub mod guard;
 pub mod identity;
 pub mod locate;
 mod rules;
@@ -67,7 +68,12 @@ pub fn check(file: &str, bytes: &[u8]) -> Result<ValidPod, Vec<Diagnostic>> {
             return Err(err(Some(line), "file is not valid UTF-8 text".into()));
         }
     };
-    let index = LineIndex::build(text);
+    // Bound the shape before any parser builds anything (a hostile file must not take
+    // the agent's memory or time).
+    if let Err(e) = guard::check(text) {
+        return Err(err(Some(e.line), e.message));
+    }
+    let index = LineIndex::build_with(text, yaml11::suspicious);
 
     // Documents: exactly one non-empty document.
     let mut docs = Vec::new();

@@ -289,6 +289,18 @@ mod no_panic {
             let _ = super::check("m.yaml", &bytes);
         }
 
+        /// Hostile shapes (deep block and flow nesting, anchors and aliases) never panic and
+        /// never get past the shape guard when they are deeper than it allows.
+        #[test]
+        fn hostile_shapes(pieces in proptest::collection::vec(
+            prop_oneof![Just("- "), Just("{a: "), Just("["), Just("]"), Just("}"), Just("&x "),
+                        Just("*x "), Just("a: "), Just("\n  "), Just(", "), Just("? ")], 0..600)) {
+            let text: String = pieces.concat();
+            if let Err(errs) = super::check("m.yaml", text.as_bytes()) {
+                prop_assert!(!errs.is_empty());
+            }
+        }
+
         /// A good manifest with a random splice (YAML punctuation, odd scalars) never panics,
         /// and any error it yields names the file with a line.
         #[test]

@@ -14,6 +14,13 @@ const YAML11_BOOLS: &[&str] = &[
     "OFF",
 ];
 
+/// Whether a plain scalar could be typed differently by YAML 1.1 (the only ones
+/// [`check`] looks at; the line index keeps just these).
+pub fn suspicious(text: &str) -> bool {
+    YAML11_BOOLS.contains(&text)
+        || (text.len() > 1 && text.starts_with('0') && text.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// `(line, message)` for every plain scalar that YAML 1.1 would type differently.
 pub fn check(index: &LineIndex, value: &Value) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -21,9 +28,9 @@ pub fn check(index: &LineIndex, value: &Value) -> Vec<(usize, String)> {
         let Some(v) = lookup(value, &path.0) else {
             continue;
         };
-        if v.is_string() && YAML11_BOOLS.contains(&text.as_str()) {
+        if v.is_string() && YAML11_BOOLS.contains(&text) {
             out.push((
-                *line,
+                line,
                 format!(
                     "{path}: unquoted {text:?} is a boolean to the kubelet's YAML 1.1 parser, which will reject this file; quote it: \"{text}\""
                 ),
@@ -33,7 +40,7 @@ pub fn check(index: &LineIndex, value: &Value) -> Vec<(usize, String)> {
             text.len() > 1 && text.starts_with('0') && text.chars().all(|c| c.is_ascii_digit());
         if v.is_number() && octal {
             out.push((
-                *line,
+                line,
                 format!(
                     "{path}: {text} is octal to the kubelet's YAML 1.1 parser but decimal here; write it in decimal or quote it"
                 ),
