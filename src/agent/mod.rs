@@ -88,7 +88,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         host_ip: Some(cfg.node_ip.clone()),
         done: done_tx,
     };
-    let source = source::Source::new(&cfg.manifest_dir, &cfg.node_name, cfg.extensions.clone());
+    let (parsed_tx, parsed_rx) = mpsc::unbounded_channel();
+    let source = source::Source::new(&cfg.manifest_dir, &cfg.node_name, cfg.extensions.clone())
+        .with_background_parsing(parsed_tx);
     for skipped in source.skipped_by_extension() {
         tracing::info!(file = %skipped, "not a manifest by --manifest-extensions; ignored (the kubelet would read it)");
     }
@@ -114,7 +116,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     });
     tracing::info!(node = %cfg.node_name, dir = %cfg.manifest_dir.display(), runtime = rt.name(), "agent started");
     reconciler
-        .run(watch_rx, done_rx, req_rx, cfg.resync, stop_rx)
+        .run(watch_rx, parsed_rx, done_rx, req_rx, cfg.resync, stop_rx)
         .await;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("agent stopped; pods keep running");

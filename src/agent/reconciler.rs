@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::pod::PodRun;
 use super::runtime::{ContainerInfo, labels};
-use super::source::{DesiredPod, Source};
+use super::source::{DesiredPod, Parsed, Source};
 use super::state::SourceIssue;
 use super::watcher::WatchMsg;
 use super::worker::{self, WorkerCtx, WorkerHandle};
@@ -81,20 +81,26 @@ impl Reconciler {
         }
     }
 
-    /// Run until `shutdown` fires; pods keep running afterwards.
+    /// Run until `shutdown` fires; pods keep running afterwards. `parsed` carries the
+    /// source's background parse results.
     pub async fn run(
         mut self,
         mut watch_rx: mpsc::UnboundedReceiver<WatchMsg>,
+        mut parsed: mpsc::UnboundedReceiver<Parsed>,
         mut done_rx: mpsc::UnboundedReceiver<String>,
         mut requests: mpsc::UnboundedReceiver<Request>,
         resync: Duration,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        // First full scan, then garbage-collect what no manifest asks for any more.
+        // First full scan; once every file of it is parsed ("sources ready"), garbage-collect
+        // what no manifest asks for any more.
         self.source.refresh_all();
         self.apply();
-        self.ctx.state.set_sources_ready();
-        self.collect_orphans().await;
+        let mut ready = false;
+        if self.source.parsing() == 0 {
+            self.sources_ready().await;
+            ready = true;
+        }
         let mut tick = tokio::time::interval(resync);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -104,6 +110,15 @@ impl Reconciler {
                 _ = tick.tick() => {
                     self.source.refresh_all();
                     self.apply();
+                }
+                Some(p) = parsed.recv() => {
+                    if self.source.parsed(p) {
+                        self.apply();
+                    }
+                    if !ready && self.source.parsing() == 0 {
+                        self.sources_ready().await;
+                        ready = true;
+                    }
                 }
                 Some(msg) = watch_rx.recv() => {
                     // Coalesce a burst: collect what arrives within a few milliseconds.
@@ -134,6 +149,11 @@ impl Reconciler {
                 w.detach();
             }
         }
+    }
+
+    async fn sources_ready(&mut self) {
+        self.ctx.state.set_sources_ready();
+        self.collect_orphans().await;
     }
 
     fn apply(&mut self) {

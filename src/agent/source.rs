@@ -7,19 +7,52 @@
 //!   of the kubelet's kill on the next 20 s re-list;
 //! * two files with the same namespace/name: the first in sorted order wins, and the
 //!   conflict is reported instead of "last wins".
+//!
+//! Reading, hashing and parsing happen off the reconcile path (with background parsing on,
+//! as the agent runs it): the reconciler only `stat`s a name; a file whose size, mtime or
+//! inode changed is judged on the blocking pool and the verdict comes back as a [`Parsed`]
+//! message. Small files have their own slots, so a large hostile file never delays an
+//! ordinary one; until its verdict arrives a file keeps its previous one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::manifest::{self, ValidPod, content_sha256, pod_uid};
 
 use super::state::SourceIssue;
+
+/// What `stat` says about a file: if it is unchanged, so is the content we read (ctime
+/// moves with every write and cannot be set back by tools like `touch -d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            ino: m.ino(),
+        }
+    }
+}
 
 /// One file's parse result, remembered between reads.
 #[derive(Debug, Clone)]
 pub struct FileEntry {
     /// SHA-256 of the bytes last read.
     pub sha256: String,
+    /// The file's stamp when those bytes were read.
+    pub stamp: Option<Stamp>,
     /// The current content's verdict.
     pub current: Result<ValidPod, String>,
     /// The last valid version (content sha, pod), kept while the file is invalid.
@@ -39,12 +72,86 @@ pub struct DesiredPod {
     pub pod: ValidPod,
 }
 
+/// Files up to this size are judged in the small-file slots.
+pub const SMALL_FILE: u64 = 256 * 1024;
+/// Concurrent judgements of small files.
+pub const SMALL_SLOTS: usize = 2;
+/// Concurrent judgements of larger files (their parse takes the most memory).
+pub const LARGE_SLOTS: usize = 1;
+
+/// The verdict on one file's current bytes.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Same bytes as last time (only the stamp moved).
+    Unchanged,
+    /// Could not be read.
+    Unreadable(String),
+    /// New bytes, parsed and validated.
+    Read {
+        /// Their SHA-256.
+        sha256: String,
+        /// The pod, or why not.
+        result: Box<Result<ValidPod, String>>,
+    },
+}
+
+/// A background judgement, for [`Source::parsed`].
+#[derive(Debug)]
+pub struct Parsed {
+    /// File name.
+    pub name: String,
+    generation: u64,
+    stamp: Option<Stamp>,
+    verdict: Verdict,
+}
+
+struct Background {
+    results: mpsc::UnboundedSender<Parsed>,
+    small: Arc<Semaphore>,
+    large: Arc<Semaphore>,
+}
+
+struct Pending {
+    generation: u64,
+    /// The name changed again while it was being judged: look once more afterwards.
+    again: bool,
+}
+
 /// The directory and what was last read from it.
 pub struct Source {
     dir: PathBuf,
     node: String,
     extensions: Option<Vec<String>>,
     files: BTreeMap<String, FileEntry>,
+    background: Option<Background>,
+    pending: BTreeMap<String, Pending>,
+    generation: u64,
+}
+
+/// Read, hash and (if the bytes are new) parse one file. Blocking.
+fn judge(path: &Path, name: &str, known_sha: Option<&str>) -> (Option<Stamp>, Verdict) {
+    let stamp = std::fs::metadata(path).ok().map(|m| Stamp::of(&m));
+    let bytes = match read_capped(path) {
+        Ok(b) => b,
+        Err(e) => return (stamp, Verdict::Unreadable(format!("cannot read: {e}"))),
+    };
+    let sha256 = content_sha256(&bytes);
+    if known_sha == Some(sha256.as_str()) {
+        return (stamp, Verdict::Unchanged);
+    }
+    let result = manifest::check(name, &bytes).map_err(|d| {
+        d.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    (
+        stamp,
+        Verdict::Read {
+            sha256,
+            result: Box::new(result),
+        },
+    )
 }
 
 impl Source {
@@ -55,7 +162,26 @@ impl Source {
             node: node.to_string(),
             extensions,
             files: BTreeMap::new(),
+            background: None,
+            pending: BTreeMap::new(),
+            generation: 0,
         }
+    }
+
+    /// Judge files in the background, sending verdicts to `results` (feed them to
+    /// [`Source::parsed`]). Without this, files are judged in place (tests).
+    pub fn with_background_parsing(mut self, results: mpsc::UnboundedSender<Parsed>) -> Self {
+        self.background = Some(Background {
+            results,
+            small: Arc::new(Semaphore::new(SMALL_SLOTS)),
+            large: Arc::new(Semaphore::new(LARGE_SLOTS)),
+        });
+        self
+    }
+
+    /// How many files are still being judged.
+    pub fn parsing(&self) -> usize {
+        self.pending.len()
     }
 
     /// The directory.
@@ -103,11 +229,12 @@ impl Source {
         let gone: Vec<String> = self
             .files
             .keys()
+            .chain(self.pending.keys())
             .filter(|k| !names.contains(*k))
             .cloned()
             .collect();
         for g in gone {
-            self.files.remove(&g);
+            self.forget(&g);
         }
         for n in names {
             self.refresh_one(&n);
@@ -123,54 +250,115 @@ impl Source {
         }
     }
 
+    fn forget(&mut self, name: &str) {
+        self.files.remove(name);
+        self.pending.remove(name);
+    }
+
     fn refresh_one(&mut self, name: &str) {
         let path = self.dir.join(name);
         // stat follows symlinks, like the kubelet; directories and sockets are skipped.
-        let is_file = std::fs::metadata(&path)
-            .map(|m| m.is_file())
-            .unwrap_or(false);
-        if !is_file {
-            self.files.remove(name);
-            return;
-        }
-        let bytes = match read_capped(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                let prev = self.files.remove(name);
-                self.files.insert(
-                    name.to_string(),
-                    FileEntry {
-                        sha256: String::new(),
-                        current: Err(format!("cannot read: {e}")),
-                        last_good: prev.and_then(last_good_of),
-                    },
-                );
-                return;
-            }
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            _ => return self.forget(name),
         };
-        let sha = content_sha256(&bytes);
-        if self.files.get(name).is_some_and(|e| e.sha256 == sha) {
+        if let Some(p) = self.pending.get_mut(name) {
+            p.again = true;
             return;
         }
-        let current = manifest::check(name, &bytes).map_err(|d| {
-            d.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
+        if self
+            .files
+            .get(name)
+            .is_some_and(|e| e.stamp == Some(Stamp::of(&meta)))
+        {
+            return;
+        }
+        let known = self.files.get(name).map(|e| e.sha256.clone());
+        let Some(bg) = &self.background else {
+            let (stamp, verdict) = judge(&path, name, known.as_deref());
+            self.take_verdict(name, stamp, verdict);
+            return;
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        self.pending.insert(
+            name.to_string(),
+            Pending {
+                generation,
+                again: false,
+            },
+        );
+        let slots = if meta.len() > SMALL_FILE {
+            bg.large.clone()
+        } else {
+            bg.small.clone()
+        };
+        let (tx, name) = (bg.results.clone(), name.to_string());
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let file = name.clone();
+            let (stamp, verdict) =
+                tokio::task::spawn_blocking(move || judge(&path, &file, known.as_deref()))
+                    .await
+                    .unwrap_or_else(|e| {
+                        (None, Verdict::Unreadable(format!("the parser failed: {e}")))
+                    });
+            let _ = tx.send(Parsed {
+                name,
+                generation,
+                stamp,
+                verdict,
+            });
         });
+    }
+
+    /// Take a background verdict. Returns whether the desired pods may have changed (a
+    /// verdict on bytes that have changed again since is dropped and the file looked at
+    /// once more).
+    pub fn parsed(&mut self, p: Parsed) -> bool {
+        match self.pending.get(&p.name) {
+            Some(pending) if pending.generation == p.generation => {}
+            _ => return false,
+        }
+        let again = self.pending.remove(&p.name).is_some_and(|x| x.again);
+        let changed = self.take_verdict(&p.name, p.stamp, p.verdict);
+        if again {
+            self.refresh_one(&p.name);
+        }
+        changed
+    }
+
+    fn take_verdict(&mut self, name: &str, stamp: Option<Stamp>, verdict: Verdict) -> bool {
         let prev = self.files.remove(name);
-        let last_good = match &current {
-            Ok(v) => Some((sha.clone(), v.clone())),
-            Err(_) => prev.and_then(last_good_of),
+        let (sha256, current, last_good) = match verdict {
+            Verdict::Unchanged => match prev {
+                Some(mut e) => {
+                    e.stamp = stamp;
+                    self.files.insert(name.to_string(), e);
+                    return false;
+                }
+                None => return false,
+            },
+            Verdict::Unreadable(e) => (String::new(), Err(e), prev.and_then(last_good_of)),
+            Verdict::Read { sha256, result } => {
+                let result = *result;
+                let last_good = match &result {
+                    Ok(v) => Some((sha256.clone(), v.clone())),
+                    Err(_) => prev.and_then(last_good_of),
+                };
+                (sha256, result, last_good)
+            }
         };
         self.files.insert(
             name.to_string(),
             FileEntry {
-                sha256: sha,
+                sha256,
+                stamp,
                 current,
                 last_good,
             },
         );
+        true
     }
 
     /// The pods the directory asks for, and its problems. Pure over the cached reads.
