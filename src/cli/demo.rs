@@ -302,7 +302,7 @@ fn enroll(
     use crate::coordinator::pki::write_private;
     let out = dir.join("agents").join(host).join("pki");
     std::fs::create_dir_all(&out)?;
-    let pem = pki.client_cert(host, 30)?;
+    let pem = pki.node_cert(host, 30)?;
     write_private(&out.join("ca.crt"), pki.ca_cert().as_bytes())?;
     write_private(&out.join("node.crt"), pem.cert.as_bytes())?;
     write_private(&out.join("node.key"), pem.key.as_bytes())?;

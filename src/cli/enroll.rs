@@ -77,7 +77,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
             }
             let result = on_node(target, ssh, async |t| {
                 let pem = pki
-                    .client_cert(host, a.valid_days)
+                    .node_cert(host, a.valid_days)
                     .map_err(|e| transport::TransportError::Failed(e.to_string()))?;
                 let files = credentials(&dir, pki, coordinator, pem.cert, pem.key);
                 nodefs::install_files(t, &files).await?;

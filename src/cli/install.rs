@@ -180,7 +180,7 @@ async fn install_node(
     }
     if !found.enrolled {
         let pem = pki
-            .client_cert(host, 365)
+            .node_cert(host, 365)
             .map_err(|e| TransportError::Failed(e.to_string()))?;
         nodefs::install_files(
             t,

@@ -39,7 +39,7 @@ pub fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let user = if a.token {
         format!("    token: {}\n", crate::coordinator::kube::token(&state)?)
     } else {
-        let pem = pki.client_cert("podfleet-admin", a.valid_days)?;
+        let pem = pki.client_cert(crate::coordinator::pki::ADMIN_IDENTITY, a.valid_days)?;
         format!(
             "    client-certificate-data: {}\n    client-key-data: {}\n",
             b64(&pem.cert),

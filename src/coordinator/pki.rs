@@ -150,6 +150,17 @@ impl Pki {
         self.client_cert_between(identity, days_from_now(-1), days_from_now(valid_days))
     }
 
+    /// A node's (agent's) client certificate. Refuses the administrator's identity: a
+    /// node by that name would read the whole fleet.
+    pub fn node_cert(&self, node: &str, valid_days: i64) -> anyhow::Result<Pem> {
+        if node == ADMIN_IDENTITY {
+            anyhow::bail!(
+                "a node cannot be called {ADMIN_IDENTITY:?}: that is the administrator's certificate name; rename the host (or set its node name)"
+            );
+        }
+        self.client_cert(node, valid_days)
+    }
+
     /// A client certificate with an explicit validity window (tests use an expired one).
     pub fn client_cert_between(
         &self,
@@ -223,6 +234,10 @@ pub fn days_from_now(days: i64) -> time::OffsetDateTime {
 fn years_from_now(years: i64) -> time::OffsetDateTime {
     days_from_now(365 * years)
 }
+
+/// The common name of the administrator's client certificate (`podfleet kubeconfig`). No
+/// node may be called this (`agent enroll` refuses it).
+pub const ADMIN_IDENTITY: &str = "podfleet-admin";
 
 /// The identity (common name) of a client certificate.
 pub fn identity_of(der: &[u8]) -> Option<String> {

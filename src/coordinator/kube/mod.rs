@@ -32,9 +32,50 @@ use selector::Selector;
 /// The Kubernetes version podfleet's API answers as (k8s-openapi's feature).
 const KUBE_MINOR: &str = "33";
 
-/// Whether the TLS client presented a certificate from the fleet CA (rustls verified it).
-#[derive(Clone, Copy)]
-struct ClientCert(bool);
+/// The identity in the TLS client's certificate from the fleet CA (rustls verified it), if
+/// it presented one.
+#[derive(Clone)]
+struct ClientCert(Option<String>);
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    /// The admin certificate or the bearer token: reads the whole fleet.
+    Admin,
+    /// A node's (agent's) certificate: reads only its own Node and pods.
+    Node(String),
+}
+
+/// May `caller` read `resource` (`name`, or a list/watch narrowed by `fields`)? Nodes get
+/// what the Kubernetes Node authorizer gives a kubelet: their own Node object and the pods
+/// bound to them, nothing else. `Err` is the 403 message.
+fn authorize(
+    caller: &Caller,
+    resource: &str,
+    name: Option<&str>,
+    fields: &Selector,
+) -> Result<(), String> {
+    let Caller::Node(node) = caller else {
+        return Ok(());
+    };
+    let allowed = match (resource, name) {
+        ("nodes", Some(n)) => n == node,
+        ("nodes", None) => fields.requires("metadata.name", node),
+        // A single pod is checked against its spec.nodeName once it is found.
+        ("pods", Some(_)) => true,
+        ("pods", None) => fields.requires("spec.nodeName", node),
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let verb = if name.is_some() { "get" } else { "list" };
+    Err(format!(
+        "{resource} is forbidden: User \"system:node:{node}\" cannot {verb} resource \"{resource}\" in API group \"\": \
+         a node's certificate reads only its own Node and the pods bound to it (fieldSelector spec.nodeName={node}); \
+         use the admin kubeconfig (podfleet kubeconfig) to read the fleet"
+    ))
+}
 
 #[derive(Clone)]
 struct KubeApi {
@@ -227,9 +268,14 @@ async fn handle(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .is_some_and(|t| t.trim() == api.token.as_str());
-    if !cert.0 && !bearer {
-        return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
-    }
+    let caller = match (bearer, cert.0) {
+        (true, _) => Caller::Admin,
+        (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
+        (false, Some(node)) => Caller::Node(node),
+        (false, None) => {
+            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+        }
+    };
     let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     if method != Method::GET {
         let what = match path.as_slice() {
@@ -319,6 +365,9 @@ async fn handle(
         },
         (Err(e), _) | (_, Err(e)) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
     };
+    if let Err(msg) = authorize(&caller, resource, name, &filter.fields) {
+        return status(StatusCode::FORBIDDEN, "Forbidden", &msg);
+    }
     let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
     let snap = match snapshot(&api, resource == "events").await {
         Ok(s) => s,
@@ -338,10 +387,22 @@ async fn handle(
     };
     let now = jiff::Timestamp::now();
     if let Some(name) = name {
-        let Some(obj) = all
+        let found = all
             .into_iter()
-            .find(|o| o["metadata"]["name"] == name && filter.keep(o))
-        else {
+            .find(|o| o["metadata"]["name"] == name && filter.keep(o));
+        if let (Caller::Node(node), Some(o)) = (&caller, &found)
+            && o["spec"]["nodeName"] != node.as_str()
+            && resource == "pods"
+        {
+            return status(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                &format!(
+                    "pods \"{name}\" is forbidden: User \"system:node:{node}\" cannot get pods not bound to node {node}"
+                ),
+            );
+        }
+        let Some(obj) = found else {
             let singular = kind_of(resource).to_lowercase();
             return status(
                 StatusCode::NOT_FOUND,
@@ -480,7 +541,12 @@ pub async fn serve(
                         return;
                     }
                 };
-                let cert = tls.get_ref().1.peer_certificates().is_some();
+                let cert = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| super::pki::identity_of(c.as_ref()));
                 let app = router.layer(Extension(ClientCert(cert)));
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper_util::server::conn::auto::Builder::new(

@@ -50,6 +50,14 @@ fn set(values: &str) -> Result<Vec<String>, String> {
 }
 
 impl Selector {
+    /// Whether the selector requires `key` to equal `value` (so it can only match such
+    /// objects).
+    pub fn requires(&self, key: &str, value: &str) -> bool {
+        self.0
+            .iter()
+            .any(|r| matches!(r, Req::Eq(k, v) if k == key && v == value))
+    }
+
     /// Parse a label selector.
     pub fn labels(s: &str) -> Result<Selector, String> {
         let mut reqs = Vec::new();
