@@ -21,6 +21,7 @@ fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
 
 struct Lab {
     dir: tempfile::TempDir,
+    kube: String,
     _serve: Coordinator,
     _agents: Vec<Agent>,
 }
@@ -101,6 +102,7 @@ fn lab() -> Lab {
     std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
     let lab = Lab {
         dir,
+        kube,
         _serve: serve,
         _agents: agents,
     };
@@ -303,4 +305,57 @@ fn kubectl_watch_follows_a_manifest_change() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A node's (agent's) certificate is for that node: it reads its own Node and the pods bound
+/// to it, as the Kubernetes Node authorizer lets a kubelet, and gets 403 for anything else.
+#[test]
+fn a_node_certificate_reads_only_its_own_node() {
+    let lab = lab();
+    let pki = lab.path().join("pki/n1");
+    let curl = |path: &str| -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("node.crt"))
+            .arg("--key")
+            .arg(pki.join("node.key"))
+            .arg(format!("https://{}{path}", lab.kube))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), body.to_string())
+    };
+    for forbidden in [
+        "/api/v1/pods",
+        "/api/v1/namespaces/edge/pods",
+        "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2",
+        "/api/v1/nodes",
+        "/api/v1/nodes/n2",
+        "/api/v1/events",
+        "/api/v1/namespaces",
+        "/api/v1/namespaces/edge/pods/web-n2",
+    ] {
+        let (code, body) = curl(forbidden);
+        assert_eq!(code, 403, "{forbidden}: {body}");
+        assert!(body.contains("\"reason\":\"Forbidden\""), "{body}");
+        assert!(body.contains("system:node:n1"), "{body}");
+    }
+    let (code, body) = curl("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("web-n1") && !body.contains("web-n2"),
+        "{body}"
+    );
+    let (code, body) = curl("/api/v1/namespaces/edge/pods/web-n1");
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = curl("/api/v1/nodes/n1");
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = curl("/version");
+    assert_eq!(code, 200);
+    // The admin kubeconfig still reads everything.
+    let out = lab.get(&["get", "pods", "-A"]);
+    assert!(out.contains("web-n2") && out.contains("db-n2"), "{out}");
 }

@@ -4,15 +4,20 @@
 
 pub mod agent;
 pub mod coordinator;
+pub mod project;
+pub mod proxy;
 pub mod ssh;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The podfleet binary under test.
+/// The podfleet binary under test: this build, or `$PODFLEET_TEST_BIN` (to show that a
+/// regression test fails on an older build).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_podfleet"))
+    std::env::var_os("PODFLEET_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_podfleet")))
 }
 
 /// A TCP port free on 127.0.0.1 right now.
@@ -154,4 +159,38 @@ pub fn kill_descendants(pid: i32) {
             .args(["-KILL", &child.to_string()])
             .status();
     }
+}
+
+/// A login user for ssh tests (created once), with passwordless sudo; returns its home.
+pub fn ensure_login_user(user: &str) -> PathBuf {
+    let exists = std::process::Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let st = std::process::Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", user])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    // useradd leaves the account locked ("!" password), which sshd refuses without PAM.
+    let st = std::process::Command::new("usermod")
+        .args(["-p", "*", user])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(
+        format!("/etc/sudoers.d/{user}"),
+        format!("{user} ALL=(ALL) NOPASSWD: ALL\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        format!("/etc/sudoers.d/{user}"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o440),
+    )
+    .unwrap();
+    PathBuf::from(format!("/home/{user}"))
 }
