@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::diagnostics::{Warning, WarningKind};
 use crate::value::{Kind, Node, OVars};
 
 /// Index of a group in [`InventoryData::groups`].
@@ -57,7 +58,7 @@ pub struct InventoryData {
     /// The first localhost-like host defined, if any.
     pub localhost: Option<HostId>,
     /// Warnings produced while building (deduplicated, in order).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Whether `name` is a valid Python identifier made of ASCII (ansible's `validate_variable_name`).
@@ -100,9 +101,18 @@ impl InventoryData {
 
     /// Records a warning once.
     pub fn warn(&mut self, msg: impl Into<String>) {
-        let msg = msg.into();
-        if !self.warnings.contains(&msg) {
-            self.warnings.push(msg);
+        self.push_warning(WarningKind::Warning, msg.into());
+    }
+
+    /// Records a deprecation warning once.
+    pub fn deprecate(&mut self, msg: impl Into<String>) {
+        self.push_warning(WarningKind::Deprecation, msg.into());
+    }
+
+    fn push_warning(&mut self, kind: WarningKind, message: String) {
+        let w = Warning { kind, message };
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
         }
     }
 
@@ -205,8 +215,10 @@ impl InventoryData {
 
     /// Sets a variable on the group named `entity`, or else the host of that name.
     pub fn set_variable(&mut self, entity: &str, key: &str, value: Node) -> Result<(), String> {
+        let mut value = value;
+        value.fresh_ids();
         if !is_valid_var_name(key) {
-            self.warn(format!(
+            self.deprecate(format!(
                 "Accepting inventory variable with invalid name {}. This feature will be removed from ansible-core version 2.23.",
                 crate::pyrepr::str_repr(key)
             ));

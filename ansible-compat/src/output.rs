@@ -10,21 +10,32 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::data::{GroupId, InventoryData};
+use crate::data::GroupId;
 use crate::pyrepr::py_str;
 use crate::value::OVars;
 use crate::{Error, Inventory};
 
-/// Builds the `--list` document for the selected hosts (`available`, in selection order).
-pub fn list_json(inv: &Inventory, available: &[String]) -> Result<Value, Error> {
+/// Builds the `--list [--export]` document for the selected hosts (`available`, in selection
+/// order).
+pub fn list_json(inv: &Inventory, available: &[String], export: bool) -> Result<Value, Error> {
     let data = &inv.data;
     let avail: HashSet<&str> = available.iter().map(String::as_str).collect();
     let mut results = Map::new();
     let mut seen: HashSet<GroupId> = HashSet::new();
-    format_group(data, data.all(), &avail, &mut seen, &mut results);
+    let mut ctx = ListCtx {
+        inv,
+        avail: &avail,
+        export,
+        seen: &mut seen,
+    };
+    format_group(&mut ctx, data.all(), &mut results)?;
     let mut hostvars = Map::new();
     for h in available {
-        let vars = inv.host_vars_with_unsafe(h)?;
+        let vars = if export {
+            inv.export_vars(h)?.to_json(true)
+        } else {
+            inv.host_vars_with_unsafe(h)?
+        };
         if !vars.is_empty() {
             hostvars.insert(h.clone(), Value::Object(vars));
         }
@@ -36,13 +47,19 @@ pub fn list_json(inv: &Inventory, available: &[String]) -> Result<Value, Error> 
     Ok(Value::Object(results))
 }
 
+struct ListCtx<'a> {
+    inv: &'a Inventory,
+    avail: &'a HashSet<&'a str>,
+    export: bool,
+    seen: &'a mut HashSet<GroupId>,
+}
+
 fn format_group(
-    data: &InventoryData,
+    ctx: &mut ListCtx<'_>,
     g: GroupId,
-    avail: &HashSet<&str>,
-    seen: &mut HashSet<GroupId>,
     results: &mut Map<String, Value>,
-) {
+) -> Result<(), Error> {
+    let data = &ctx.inv.data;
     let group = &data.groups[g];
     let mut entry = Map::new();
     if g != data.all() {
@@ -50,7 +67,7 @@ fn format_group(
             .hosts
             .iter()
             .map(|h| data.hosts[*h].name.as_str())
-            .filter(|n| avail.contains(n))
+            .filter(|n| ctx.avail.contains(n))
             .map(|n| Value::String(n.to_string()))
             .collect();
         if !hosts.is_empty() {
@@ -61,18 +78,25 @@ fn format_group(
     let mut nested = Map::new();
     for c in &group.children {
         children.push(Value::String(data.groups[*c].name.clone()));
-        if !seen.contains(c) {
-            format_group(data, *c, avail, seen, &mut nested);
-            seen.insert(*c);
+        if !ctx.seen.contains(c) {
+            format_group(ctx, *c, &mut nested)?;
+            ctx.seen.insert(*c);
         }
     }
     if !children.is_empty() {
         entry.insert("children".into(), Value::Array(children));
     }
+    if ctx.export {
+        let vars = ctx.inv.group_vars(g)?;
+        if vars.iter().next().is_some() {
+            entry.insert("vars".into(), Value::Object(vars.to_json(true)));
+        }
+    }
     if !entry.is_empty() {
         results.insert(group.name.clone(), Value::Object(entry));
     }
     results.extend(nested);
+    Ok(())
 }
 
 fn graph_name(name: &str, depth: usize) -> String {
@@ -109,12 +133,12 @@ fn graph_group(
             let name = &data.hosts[*h].name;
             out.push(graph_name(name, depth + 1));
             if with_vars {
-                show_vars(&inv.merged_vars(name)?, depth + 2, out);
+                show_vars(&inv.decrypted(inv.merged_vars(name)?)?, depth + 2, out);
             }
         }
     }
     if with_vars {
-        show_vars(&inv.group_vars(g)?, depth + 1, out);
+        show_vars(&inv.decrypted(inv.group_vars(g)?)?, depth + 1, out);
     }
     Ok(())
 }

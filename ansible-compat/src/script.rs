@@ -146,8 +146,9 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
                 )));
             };
             for (k, val) in vars {
-                val.check_vault(path)?;
-                inv.set_variable(&gname, &key_string(k), val.clone())
+                let mut val = val.clone();
+                crate::document::set_vault_path(&mut val, path);
+                inv.set_variable(&gname, &key_string(k), val)
                     .map_err(serr)?;
             }
         }
@@ -197,9 +198,9 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
         };
         inv.add_host(host, None, None).map_err(serr)?;
         for (k, v) in vars {
-            v.check_vault(path)?;
-            inv.set_variable(host, &key_string(k), v.clone())
-                .map_err(serr)?;
+            let mut v = v.clone();
+            crate::document::set_vault_path(&mut v, path);
+            inv.set_variable(host, &key_string(k), v).map_err(serr)?;
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::document::load_file;
 use crate::error::Error;
 use crate::value::{Kind, OVars, key_string};
+use crate::vault::VaultSecrets;
 
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
 
@@ -83,13 +84,16 @@ pub struct VarsFile {
 }
 
 /// Loads one vars file; `Ok(None)` when it is empty (Ansible ignores those).
-pub fn load_vars_file(path: &Path, warnings: &mut Vec<String>) -> Result<Option<OVars>, Error> {
-    let loaded = load_file(path)?;
+pub fn load_vars_file(
+    path: &Path,
+    secrets: &VaultSecrets,
+    warnings: &mut Vec<String>,
+) -> Result<Option<OVars>, Error> {
+    let loaded = load_file(path, secrets)?;
     warnings.extend(loaded.warnings);
     let Some(node) = loaded.node else {
         return Ok(None);
     };
-    node.check_vault(path)?;
     if !node.truthy() {
         return Ok(None);
     }
@@ -97,6 +101,8 @@ pub fn load_vars_file(path: &Path, warnings: &mut Vec<String>) -> Result<Option<
         Kind::Map(pairs) => {
             let mut vars = OVars::new();
             for (k, v) in pairs {
+                let mut v = v;
+                v.fresh_ids();
                 vars.insert(key_string(&k), v);
             }
             Ok(Some(vars))
@@ -128,6 +134,8 @@ pub struct VarsStore {
     /// The vars directory base for each source, in source order (repeats kept: Ansible merges
     /// per source, so a directory used twice is applied twice).
     pub source_dirs: Vec<PathBuf>,
+    /// The playbook directory, whose `group_vars/`/`host_vars/` come after the sources'.
+    pub playbook_dir: Option<PathBuf>,
     files: HashMap<(PathBuf, Entity, String), Vec<VarsFile>>,
 }
 
@@ -135,16 +143,19 @@ impl VarsStore {
     /// Finds and loads the files for the given groups and hosts in every source directory.
     pub fn load(
         source_dirs: Vec<PathBuf>,
+        playbook_dir: Option<PathBuf>,
         groups: &[String],
         hosts: &[String],
+        secrets: &VaultSecrets,
         warnings: &mut Vec<String>,
     ) -> Self {
         let mut store = VarsStore {
             source_dirs,
+            playbook_dir,
             files: HashMap::new(),
         };
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for d in &store.source_dirs {
+        for d in store.source_dirs.iter().chain(&store.playbook_dir) {
             if !dirs.contains(d) {
                 dirs.push(d.clone());
             }
@@ -170,7 +181,7 @@ impl VarsStore {
                     }
                     let mut loaded = Vec::new();
                     for path in find_vars_files(&opath, name) {
-                        match load_vars_file(&path, warnings) {
+                        match load_vars_file(&path, secrets, warnings) {
                             Ok(None) => {}
                             Ok(Some(vars)) => loaded.push(VarsFile {
                                 path,

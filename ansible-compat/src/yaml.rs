@@ -3,7 +3,7 @@
 //! Events come from `saphyr-parser` (which reports scalar styles and lines); this module composes
 //! them into nodes (anchors, aliases, `<<` merge keys) and constructs typed [`Node`]s with
 //! PyYAML's resolver ([`crate::yaml_scalar`]): plain scalars are typed, quoted ones stay strings.
-//! Ansible's `!unsafe` (string not to be templated) and `!vault` (encrypted value, refused later)
+//! Ansible's `!unsafe` (string not to be templated) and `!vault` (encrypted value, kept as ciphertext)
 //! are understood; duplicate keys produce Ansible's warning and the last value wins.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use crate::document::Loaded;
 use crate::error::Error;
 use crate::pyrepr::{float_repr, str_repr};
-use crate::value::{Kind, Node, key_string, same_key};
+use crate::value::{Kind, Node, VaultText, key_string, same_key};
 use crate::yaml_scalar::{self as sc, Scalar, ScalarTag};
 
 const CORE: &str = "tag:yaml.org,2002:";
@@ -248,10 +248,13 @@ impl Constructor<'_> {
             Some("!unsafe") => return self.construct_untagged(raw, true, depth),
             Some("!vault") | Some("!vault-encrypted") => {
                 return match raw {
-                    Raw::Scalar { line, .. } => Ok(Node {
-                        kind: Kind::Vault,
-                        line: *line,
-                    }),
+                    Raw::Scalar { value, line, .. } => Ok(Node::at(
+                        Kind::Vault(Box::new(VaultText {
+                            ciphertext: value.clone(),
+                            path: Some(self.path.to_path_buf()),
+                        })),
+                        *line,
+                    )),
                     _ => Err(self.err(
                         raw.line(),
                         format!("the {:?} tag requires a string value", tag.unwrap_or("")),
@@ -297,7 +300,7 @@ impl Constructor<'_> {
                 let kind = self
                     .scalar(t, value, unsafe_str)
                     .map_err(|m| self.err(*line, m))?;
-                Ok(Node { kind, line: *line })
+                Ok(Node::at(kind, *line))
             }
             Raw::Seq { items, tag, .. } => {
                 match tag.as_deref() {
@@ -309,10 +312,7 @@ impl Constructor<'_> {
                     .iter()
                     .map(|i| self.construct(i, unsafe_str, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Node {
-                    kind: Kind::Seq(items),
-                    line,
-                })
+                Ok(Node::at(Kind::Seq(items), line))
             }
             Raw::Map { tag, .. } => {
                 let as_set = match tag.as_deref() {
@@ -325,15 +325,12 @@ impl Constructor<'_> {
                 };
                 let pairs = self.mapping(raw, unsafe_str, depth)?;
                 if as_set {
-                    return Ok(Node {
-                        kind: Kind::Set(pairs.into_iter().map(|(k, _)| k).collect()),
+                    return Ok(Node::at(
+                        Kind::Set(pairs.into_iter().map(|(k, _)| k).collect()),
                         line,
-                    });
+                    ));
                 }
-                Ok(Node {
-                    kind: Kind::Map(pairs),
-                    line,
-                })
+                Ok(Node::at(Kind::Map(pairs), line))
             }
         }
     }
@@ -367,22 +364,19 @@ impl Constructor<'_> {
                 let kind = self
                     .scalar(t, value, unsafe_str)
                     .map_err(|m| self.err(*line, m))?;
-                Ok(Node { kind, line: *line })
+                Ok(Node::at(kind, *line))
             }
             Raw::Seq { items, line, .. } => {
                 let items = items
                     .iter()
                     .map(|i| self.construct(i, unsafe_str, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Node {
-                    kind: Kind::Seq(items),
-                    line: *line,
-                })
+                Ok(Node::at(Kind::Seq(items), *line))
             }
-            Raw::Map { line, .. } => Ok(Node {
-                kind: Kind::Map(self.mapping(raw, unsafe_str, depth)?),
-                line: *line,
-            }),
+            Raw::Map { line, .. } => Ok(Node::at(
+                Kind::Map(self.mapping(raw, unsafe_str, depth)?),
+                *line,
+            )),
         }
     }
 
@@ -490,14 +484,14 @@ impl Constructor<'_> {
                     plain: true,
                     tag: None,
                     line,
-                } if value == "=" => Node {
-                    kind: if unsafe_str {
+                } if value == "=" => Node::at(
+                    if unsafe_str {
                         Kind::Unsafe("=".into())
                     } else {
                         Kind::Str("=".into())
                     },
-                    line: *line,
-                },
+                    *line,
+                ),
                 _ => self.construct(&k, unsafe_str, depth + 1)?,
             };
             if matches!(key.kind, Kind::Seq(_) | Kind::Map(_)) {
@@ -532,7 +526,7 @@ mod tests {
 
     fn val(text: &str) -> serde_json::Value {
         let p = Path::new("t.yml");
-        to_value(&load(text, p).unwrap().node.unwrap(), p).unwrap()
+        to_value(&load(text, p).unwrap().node.unwrap())
     }
 
     #[test]

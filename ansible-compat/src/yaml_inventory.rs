@@ -3,7 +3,7 @@
 //! Top-level keys are groups; each group may hold `hosts`, `vars` and `children` (recursively),
 //! any of which may be null or a single string (shorthand for a one-key mapping). Unknown keys
 //! and non-mapping group bodies are warned about and skipped. Host keys may carry ranges and a
-//! `:port`. A file with a top-level `plugin:` key configures an inventory plugin and is refused.
+//! `:port`. A file with a top-level `plugin:` key configures an inventory plugin and is declined.
 
 use std::path::Path;
 
@@ -24,17 +24,10 @@ fn py_str_key(n: &Node) -> String {
     }
 }
 
-/// What the yaml plugin decided about a document.
-pub enum Outcome {
-    /// The document was an inventory and has been added.
-    Parsed,
-    /// The plugin declined the document (it would let the INI plugin try next).
-    Declined(Error),
-}
-
-/// Adds the inventory in `root` (already loaded from `path`) to `inv`.
-pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Result<Outcome, Error> {
-    let decline = |m: String| Ok(Outcome::Declined(Error::parse(path, None, m)));
+/// Adds the inventory in `root` (already loaded from `path`) to `inv`, as the `yaml` plugin's
+/// `parse`; a document that is not an inventory is an error (the next plugin gets the file).
+pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Result<(), Error> {
+    let decline = |m: String| Err(Error::parse(path, None, m));
     let Some(root) = root.filter(|r| r.truthy()) else {
         return decline("Parsed empty YAML file".into());
     };
@@ -47,16 +40,25 @@ pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Resul
     if let Some((_, plugin)) = pairs.iter().find(|(k, _)| k.as_str() == Some("plugin"))
         && plugin.truthy()
     {
-        return Err(Error::PluginConfig {
-            path: path.to_path_buf(),
-            plugin: py_str_key(plugin),
-        });
+        return decline("Plugin configuration YAML file, not YAML inventory".into());
     }
     let mut p = YamlParser { inv, path };
     for (name, body) in pairs {
         p.group(name, body)?;
     }
-    Ok(Outcome::Parsed)
+    Ok(())
+}
+
+/// The value of a truthy top-level `plugin:` key (an inventory plugin configuration file).
+pub fn plugin_name(root: Option<&Node>) -> Option<String> {
+    let Kind::Map(pairs) = &root?.kind else {
+        return None;
+    };
+    pairs
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("plugin"))
+        .filter(|(_, v)| v.truthy())
+        .map(|(_, v)| py_str_key(v))
 }
 
 struct YamlParser<'a> {
@@ -107,14 +109,8 @@ impl YamlParser<'_> {
             let mut value = value.clone();
             if let Some(section @ ("vars" | "children" | "hosts")) = key.as_str() {
                 if let Kind::Str(s) | Kind::Unsafe(s) = &value.kind {
-                    let k = Node {
-                        kind: Kind::Str(s.clone()),
-                        line: value.line,
-                    };
-                    value = Node {
-                        kind: Kind::Map(vec![(k, Node::new(Kind::Null))]),
-                        line: value.line,
-                    };
+                    let k = Node::at(Kind::Str(s.clone()), value.line);
+                    value = Node::at(Kind::Map(vec![(k, Node::new(Kind::Null))]), value.line);
                 }
                 if !matches!(value.kind, Kind::Map(_) | Kind::Null) {
                     return Err(self.err(
@@ -144,7 +140,6 @@ impl YamlParser<'_> {
             match key.as_str() {
                 Some("vars") => {
                     for (var, v) in entries {
-                        v.check_vault(self.path)?;
                         self.inv.set_variable(&group, &key_string(var), v.clone()).map_err(|m| self.err(var.line, m))?;
                     }
                 }
@@ -189,7 +184,6 @@ impl YamlParser<'_> {
         };
         let mut values = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
-            v.check_vault(self.path)?;
             values.push((key_string(k), v.clone(), k.line));
         }
         for h in &hosts {
