@@ -18,6 +18,17 @@ pub type HostId = usize;
 /// The names Ansible treats as the implicit localhost.
 pub const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 
+/// Where a variable was written (file, 1-based line, 1-based column when known).
+#[derive(Debug, Clone, Copy)]
+pub struct VarOrigin<'a> {
+    /// The inventory file.
+    pub path: &'a std::path::Path,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (YAML keys); `None` underlines the whole line (INI).
+    pub col: Option<usize>,
+}
+
 /// A group.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -215,11 +226,27 @@ impl InventoryData {
 
     /// Sets a variable on the group named `entity`, or else the host of that name.
     pub fn set_variable(&mut self, entity: &str, key: &str, value: Node) -> Result<(), String> {
+        self.set_variable_at(entity, key, value, None)
+    }
+
+    /// [`InventoryData::set_variable`] for a key written at `origin` (named by the warning
+    /// about invalid variable names).
+    pub fn set_variable_at(
+        &mut self,
+        entity: &str,
+        key: &str,
+        value: Node,
+        origin: Option<VarOrigin<'_>>,
+    ) -> Result<(), String> {
         let mut value = value;
         value.fresh_ids();
         if !is_valid_var_name(key) {
+            let context = match origin {
+                Some(o) => crate::diagnostics::source_context(o.path, o.line, o.col),
+                None => format!("Origin: <unknown>\n\n{key}"),
+            };
             self.deprecate(format!(
-                "Accepting inventory variable with invalid name {}. This feature will be removed from ansible-core version 2.23.",
+                "Accepting inventory variable with invalid name {}. This feature will be removed from ansible-core version 2.23.\n{context}\n\nVariable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores.",
                 crate::pyrepr::str_repr(key)
             ));
         }

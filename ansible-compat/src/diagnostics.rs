@@ -44,6 +44,53 @@ impl fmt::Display for Warning {
     }
 }
 
+/// ansible-core's `SourceContext`: `Origin: PATH:LINE[:COL]`, then up to three source lines
+/// ending at `line`, each labelled with its number, then a `^ column COL` marker, or a line of
+/// `^` under the whole line when the column is unknown.
+pub fn source_context(path: &std::path::Path, line: usize, col: Option<usize>) -> String {
+    let origin = match col {
+        Some(c) => format!("Origin: {}:{line}:{c}", path.display()),
+        None => format!("Origin: {}:{line}", path.display()),
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return origin;
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    if line == 0 || line > lines.len() {
+        return format!("{origin}\n\n(source not shown: file truncated)");
+    }
+    let width = line.to_string().len();
+    let max_len = 120 - width - 1;
+    let start = line.saturating_sub(3);
+    let mut out = vec![origin, String::new()];
+    let mut last = String::new();
+    for (i, raw) in lines[start..line].iter().enumerate() {
+        let mut l: String = raw.trim_end_matches('\r').replace('\t', " ");
+        if l.chars().count() > max_len {
+            l = l.chars().take(max_len - 3).collect::<String>() + "...";
+        }
+        let sep = if l.is_empty() { "" } else { " " };
+        out.push(format!("{:>width$}{sep}{l}", start + i + 1));
+        last = l;
+    }
+    match col {
+        Some(c) if c >= 1 && c + 2 + format!("column {c}").len() <= max_len => {
+            out.push(format!(
+                "{} {}^ column {c}",
+                " ".repeat(width),
+                " ".repeat(c - 1)
+            ));
+        }
+        Some(_) => {}
+        None => out.push(format!(
+            "{} {}",
+            " ".repeat(width),
+            "^".repeat(last.chars().count())
+        )),
+    }
+    out.join("\n")
+}
+
 /// The stderr text Ansible prints for these warnings, in order.
 pub fn render(warnings: &[Warning]) -> String {
     let mut out = String::new();

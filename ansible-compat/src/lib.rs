@@ -58,6 +58,7 @@ mod output_docs;
 mod pattern;
 mod plugins;
 mod precedence;
+mod pyjson;
 mod pylexer;
 mod pyliteral;
 mod pyrepr;

@@ -33,6 +33,7 @@ use crate::{ini, script, toml_inventory, yaml_inventory};
 struct Segment {
     message: String,
     origin: String,
+    help: Option<String>,
 }
 
 /// One plugin's failed attempt at a source.
@@ -66,12 +67,22 @@ impl Failure {
             crate::pyrepr::str_repr(plugin),
             crate::pyrepr::str_repr(source)
         );
-        let seg = |message: String, origin: String| Segment { message, origin };
+        let seg = |message: String, origin: String| Segment {
+            message,
+            origin,
+            help: None,
+        };
         let chain = match (&error, plugin) {
             (Error::Vault { path, reason, .. }, "ini") => vec![
                 seg("Failed to parse inventory.".into(), plugin_origin),
                 seg(reason.clone(), format!("Origin: {}", path.display())),
             ],
+            (Error::PluginConfig { plugin, .. }, "auto") if !is_builtin_plugin(plugin) => {
+                vec![seg(
+                    format!("inventory config '{source}' specifies unknown plugin '{plugin}'"),
+                    plugin_origin,
+                )]
+            }
             (Error::Vault { path, reason, .. }, "auto") => {
                 vec![seg(reason.clone(), format!("Origin: {}", path.display()))]
             }
@@ -92,6 +103,21 @@ impl Failure {
                     message.clone(),
                     format!("Origin: {}{at}", path.display()),
                 )]
+            }
+            (Error::Script { message, .. }, _) => {
+                let (msg, help) =
+                    match message.split_once("\nStandard error from inventory script:") {
+                        Some((m, rest)) => (
+                            m.to_string(),
+                            Some(format!("Standard error from inventory script:{rest}")),
+                        ),
+                        None => (message.clone(), None),
+                    };
+                vec![Segment {
+                    message: msg,
+                    origin: plugin_origin,
+                    help,
+                }]
             }
             _ => vec![seg(error.message(), plugin_origin)],
         };
@@ -115,9 +141,30 @@ impl Failure {
                 "\n<<< caused by >>>\n\n{}\n{}\n",
                 s.message, s.origin
             ));
+            if let Some(help) = &s.help {
+                out.push_str(&format!("\n{help}\n"));
+            }
         }
         out.trim().to_string()
     }
+}
+
+/// Whether ansible-core itself ships an inventory plugin of this name (the `auto` plugin would
+/// run it; any other name is unknown unless a collection provides it).
+fn is_builtin_plugin(name: &str) -> bool {
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    matches!(
+        short,
+        "advanced_host_list"
+            | "auto"
+            | "constructed"
+            | "generator"
+            | "host_list"
+            | "ini"
+            | "script"
+            | "toml"
+            | "yaml"
+    )
 }
 
 fn exists_readable(path: &Path) -> bool {

@@ -122,6 +122,8 @@ pub struct Node {
     pub line: usize,
     /// Identity of a collection for YAML anchors (0: none).
     pub id: u64,
+    /// 1-based column of a YAML scalar (0 if unknown), for messages that point at a key.
+    pub col: usize,
 }
 
 impl PartialEq for Node {
@@ -167,7 +169,12 @@ impl Node {
 
     /// A node at a 1-based line.
     pub fn at(kind: Kind, line: usize) -> Node {
-        Node { kind, line, id: 0 }
+        Node {
+            kind,
+            line,
+            id: 0,
+            col: 0,
+        }
     }
 
     /// Gives this collection and every collection inside it a new identity (a new Python

@@ -34,6 +34,7 @@ enum Raw {
         plain: bool,
         tag: Option<String>,
         line: usize,
+        col: usize,
     },
     Seq {
         items: Vec<Rc<Raw>>,
@@ -138,6 +139,7 @@ fn compose(text: &str, path: &Path) -> Result<Option<Rc<Raw>>, Error> {
                     plain: style == ScalarStyle::Plain,
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     line,
+                    col: span.start.col() + 1,
                 };
                 Some((Rc::new(node), anchor))
             }
@@ -270,6 +272,7 @@ impl Constructor<'_> {
                 plain,
                 tag,
                 line,
+                col,
             } => {
                 let Some(t) = effective_tag(tag, *plain, value) else {
                     let t = tag.as_deref().unwrap_or("");
@@ -300,7 +303,10 @@ impl Constructor<'_> {
                 let kind = self
                     .scalar(t, value, unsafe_str)
                     .map_err(|m| self.err(*line, m))?;
-                Ok(Node::at(kind, *line))
+                Ok(Node {
+                    col: *col,
+                    ..Node::at(kind, *line)
+                })
             }
             Raw::Seq { items, tag, .. } => {
                 match tag.as_deref() {
@@ -484,6 +490,7 @@ impl Constructor<'_> {
                     plain: true,
                     tag: None,
                     line,
+                    ..
                 } if value == "=" => Node::at(
                     if unsafe_str {
                         Kind::Unsafe("=".into())

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::address::expand_hostpattern;
-use crate::data::InventoryData;
+use crate::data::{InventoryData, VarOrigin};
 use crate::error::Error;
 use crate::pyrepr::float_repr;
 use crate::value::{Kind, Node, key_string};
@@ -64,6 +64,15 @@ pub fn plugin_name(root: Option<&Node>) -> Option<String> {
 struct YamlParser<'a> {
     inv: &'a mut InventoryData,
     path: &'a Path,
+}
+
+/// Where a key was written (JSON documents have no lines).
+fn origin(path: &Path, line: usize, col: usize) -> Option<VarOrigin<'_>> {
+    (line > 0).then_some(VarOrigin {
+        path,
+        line,
+        col: (col > 0).then_some(col),
+    })
 }
 
 impl YamlParser<'_> {
@@ -140,7 +149,8 @@ impl YamlParser<'_> {
             match key.as_str() {
                 Some("vars") => {
                     for (var, v) in entries {
-                        self.inv.set_variable(&group, &key_string(var), v.clone()).map_err(|m| self.err(var.line, m))?;
+                        let origin = origin(self.path, var.line, var.col);
+                        self.inv.set_variable_at(&group, &key_string(var), v.clone(), origin).map_err(|m| self.err(var.line, m))?;
                     }
                 }
                 Some("children") => {
@@ -184,15 +194,16 @@ impl YamlParser<'_> {
         };
         let mut values = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
-            values.push((key_string(k), v.clone(), k.line));
+            values.push((key_string(k), v.clone(), k.line, k.col));
         }
         for h in &hosts {
             self.inv
                 .add_host(h, Some(group), port)
                 .map_err(|m| self.err(pattern.line, m))?;
-            for (k, v, line) in &values {
+            for (k, v, line, col) in &values {
+                let origin = origin(self.path, *line, *col);
                 self.inv
-                    .set_variable(h, k, v.clone())
+                    .set_variable_at(h, k, v.clone(), origin)
                     .map_err(|m| self.err(*line, m))?;
             }
         }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod ansible;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
 

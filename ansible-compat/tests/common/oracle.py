@@ -2,8 +2,8 @@
 
 Starting `ansible-inventory` costs ~0.7 s of Python imports per run. This server imports
 ansible-core once, then for every request forks a child that runs the real CLI entry point
-(`InventoryCLI.cli_executor` / `AdHocCLI.cli_executor`, which is all the installed
-`ansible-inventory` / `ansible` scripts do) with the request's argv and working directory,
+(`InventoryCLI.cli_executor`, `AdHocCLI.cli_executor`, `VaultCLI.cli_executor`: all the
+installed `ansible-inventory`, `ansible` and `ansible-vault` scripts do) with the request's argv and working directory,
 stdin from /dev/null and stdout/stderr captured in files. The child starts from a process
 state where nothing has run yet, exactly like a fresh process after its imports.
 
@@ -22,6 +22,7 @@ import traceback
 
 from ansible.cli.adhoc import AdHocCLI
 from ansible.cli.inventory import InventoryCLI
+from ansible.cli.vault import VaultCLI
 import ansible.plugins.inventory.auto  # noqa: F401  (warm the plugin modules once)
 import ansible.plugins.inventory.host_list  # noqa: F401
 import ansible.plugins.inventory.ini  # noqa: F401
@@ -29,7 +30,7 @@ import ansible.plugins.inventory.script  # noqa: F401
 import ansible.plugins.inventory.toml  # noqa: F401
 import ansible.plugins.inventory.yaml  # noqa: F401
 
-TOOLS = {"ansible-inventory": InventoryCLI, "ansible": AdHocCLI}
+TOOLS = {"ansible-inventory": InventoryCLI, "ansible": AdHocCLI, "ansible-vault": VaultCLI}
 
 
 def child(req, out_path, err_path):
