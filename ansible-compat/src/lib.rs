@@ -149,6 +149,7 @@ impl Inventory {
             data: InventoryData::new(),
             secrets: &options.vault,
             strict: options.mode == LoadMode::Strict,
+            cwd: cwd.clone(),
         };
         for w in options.vault.warnings() {
             loader.data.warn(w.clone());
@@ -168,12 +169,8 @@ impl Inventory {
                     .into_owned()
             };
             any_parsed |= loader.parse_source(&source, 0)?;
-            if let Some(dir) = sources::vars_dir(&source) {
-                dirs.push(if dir.is_relative() {
-                    cwd.join(dir)
-                } else {
-                    dir
-                });
+            if let Some(dir) = sources::vars_dir(&source, &cwd) {
+                dirs.push(dir);
             }
         }
         let mut data = loader.data;

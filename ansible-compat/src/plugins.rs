@@ -28,6 +28,10 @@ use crate::vars_files::splitext_ext;
 use crate::vault::VaultSecrets;
 use crate::{ini, script, toml_inventory, yaml_inventory};
 
+/// ansible-core 2.19's `ini` plugin fails on every file whose path contains a comma (the path
+/// is a tagged string its `Origin` refuses).
+const ORIGIN_BUG: &str = "Origin.path must be <class 'NoneType'> or <class 'str'> instead of <class 'ansible.module_utils._internal._datatag._AnsibleTaggedStr'>";
+
 /// One part of a failure's cause chain as Ansible prints it: the message and its `Origin:`.
 #[derive(Debug, Clone)]
 struct Segment {
@@ -86,6 +90,10 @@ impl Failure {
             (Error::Vault { path, reason, .. }, "auto") => {
                 vec![seg(reason.clone(), format!("Origin: {}", path.display()))]
             }
+            (Error::Parse { message, .. }, "ini") if message.starts_with(ORIGIN_BUG) => vec![seg(
+                join_messages(&["Failed to parse inventory.".into(), message.clone()]),
+                plugin_origin,
+            )],
             (Error::Parse { path, message, .. }, "ini") => vec![seg(
                 join_messages(&["Failed to parse inventory.".into(), message.clone()]),
                 format!("Origin: {}", path.display()),
@@ -223,11 +231,11 @@ pub struct Unparsed {
 pub fn parse_file(
     inv: &mut InventoryData,
     source: &str,
+    path: &Path,
     secrets: &VaultSecrets,
 ) -> Result<(), Unparsed> {
-    let path = Path::new(source);
     let mut failures = Vec::new();
-    if crate::sources::is_host_list(source) {
+    if crate::sources::is_host_list(source, path) {
         match load_host_list(inv, source) {
             Ok(()) => return Ok(()),
             Err(e) => failures.push(Failure::new("host_list", source, e)),
@@ -280,6 +288,9 @@ pub fn parse_file(
             yaml_inventory::parse(inv, path, root.as_ref())
         },
     ) || attempt("ini", readable && ext != ".toml", inv, &mut |inv, c| {
+        if source.contains(',') {
+            return Err(Error::parse(path, None, ORIGIN_BUG));
+        }
         ini::parse(inv, path, &c.bytes()?)
     }) || attempt("toml", readable && ext == ".toml", inv, &mut |inv, c| {
         toml_inventory::parse(inv, path, &c.bytes()?)
@@ -340,18 +351,19 @@ fn load_host_list(inv: &mut InventoryData, list: &str) -> Result<(), Error> {
 
 /// The error strict loading reports for a source nothing could parse: the failure of the
 /// reader the file was most likely meant for.
-pub fn most_relevant(source: &str, unparsed: Unparsed) -> Error {
+pub fn most_relevant(path: &Path, unparsed: Unparsed) -> Error {
+    let source = path.display().to_string();
     let Unparsed {
         failures,
         yaml_mapping,
     } = unparsed;
     if failures.is_empty() {
-        if !Path::new(source).exists() {
+        if !path.exists() {
             return Error::SourceNotFound {
-                path: source.into(),
+                path: path.to_path_buf(),
             };
         }
-        return Error::Unparsed(source.to_string());
+        return Error::Unparsed(source);
     }
     let by = |p: &str| {
         failures
@@ -365,7 +377,6 @@ pub fn most_relevant(source: &str, unparsed: Unparsed) -> Error {
     }) {
         return e;
     }
-    let path = Path::new(source);
     let bytes = std::fs::read(path).unwrap_or_default();
     let script_like = bytes.starts_with(b"#!");
     if script_like && let Some(e) = by("script") {
@@ -377,7 +388,7 @@ pub fn most_relevant(source: &str, unparsed: Unparsed) -> Error {
     let Some(ini_err) = by("ini") else {
         return by("yaml")
             .or_else(|| failures.into_iter().next().map(|f| f.error))
-            .unwrap_or_else(|| Error::Unparsed(source.to_string()));
+            .unwrap_or(Error::Unparsed(source));
     };
     if let Some(yaml_err) = by("yaml") {
         let name = path

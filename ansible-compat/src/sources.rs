@@ -29,9 +29,20 @@ pub fn is_ignored(name: &str) -> bool {
         || IGNORED_EXTS.iter().any(|e| name.ends_with(e))
 }
 
-/// Whether a source is a host list rather than a path (`host_list` plugin's `verify_file`).
-pub fn is_host_list(source: &str) -> bool {
-    source.contains(',') && !Path::new(source).exists()
+/// Whether a source is a host list rather than a path (`host_list` plugin's `verify_file`);
+/// `path` is the source resolved against the working directory.
+pub fn is_host_list(source: &str, path: &Path) -> bool {
+    source.contains(',') && !path.exists()
+}
+
+/// A source as a path: relative ones (only sources with a comma stay relative) against `cwd`.
+pub fn resolve(source: &str, cwd: &Path) -> PathBuf {
+    let p = Path::new(source);
+    if p.is_relative() {
+        cwd.join(p)
+    } else {
+        p.to_path_buf()
+    }
 }
 
 /// Python's `os.path.expandvars`: `$NAME` and `${NAME}` replaced when the variable is set.
@@ -129,12 +140,15 @@ pub struct SourceLoader<'a> {
     pub secrets: &'a VaultSecrets,
     /// Fail on the first source that cannot be parsed instead of warning.
     pub strict: bool,
+    /// The working directory (for sources that stay relative: those with a comma).
+    pub cwd: PathBuf,
 }
 
 impl SourceLoader<'_> {
     /// `InventoryManager.parse_source`: whether anything in `source` was parsed.
     pub fn parse_source(&mut self, source: &str, depth: usize) -> Result<bool, Error> {
-        let path = Path::new(source);
+        let resolved = resolve(source, &self.cwd);
+        let path = resolved.as_path();
         let mut parsed = false;
         let mut unparsed = Unparsed::default();
         if path.is_dir() {
@@ -153,14 +167,14 @@ impl SourceLoader<'_> {
                 }
             }
         } else {
-            match plugins::parse_file(&mut self.data, source, self.secrets) {
+            match plugins::parse_file(&mut self.data, source, path, self.secrets) {
                 Ok(()) => parsed = true,
                 Err(u) => unparsed = u,
             }
         }
         if !parsed {
             if self.strict {
-                return Err(plugins::most_relevant(source, unparsed));
+                return Err(plugins::most_relevant(path, unparsed));
             }
             for f in &unparsed.failures {
                 self.data.warn(f.render(source));
@@ -173,11 +187,12 @@ impl SourceLoader<'_> {
 }
 
 /// The directory whose `group_vars/`/`host_vars/` belong to a source (`None` for host lists).
-pub fn vars_dir(source: &str) -> Option<PathBuf> {
-    if is_host_list(source) {
+pub fn vars_dir(source: &str, cwd: &Path) -> Option<PathBuf> {
+    let resolved = resolve(source, cwd);
+    if is_host_list(source, &resolved) {
         return None;
     }
-    let s = Path::new(source);
+    let s = resolved.as_path();
     let dir = if s.is_dir() {
         s.to_path_buf()
     } else {

@@ -618,5 +618,15 @@ mod tests {
             "a: plain text\nb: 'yes'\nc: ''\nd: \"a\\tb\"\ne: it's\nf: '- x'\ng: 1.0e+20\nh:\n- x\n- []\n"
         );
         assert_eq!(to_yaml(&map(vec![])).unwrap(), "{}\n");
+        let floats = map(vec![
+            ("a", Node::new(Kind::Float(f64::INFINITY))),
+            ("b", Node::new(Kind::Float(f64::NEG_INFINITY))),
+            ("c", Node::new(Kind::Float(f64::NAN))),
+            ("d", Node::new(Kind::Float(1e-5))),
+        ]);
+        assert_eq!(
+            to_yaml(&floats).unwrap(),
+            "a: .inf\nb: -.inf\nc: .nan\nd: 1.0e-05\n"
+        );
     }
 }
