@@ -70,6 +70,9 @@ pub struct InventoryData {
     pub localhost: Option<HostId>,
     /// Warnings produced while building (deduplicated, in order).
     pub warnings: Vec<Warning>,
+    /// (host, group) pairs ansible-core dropped from the host's groups while keeping the host
+    /// in the group's host list (see `prune_ancestors`).
+    pruned: HashSet<(HostId, GroupId)>,
 }
 
 /// Whether `name` is a valid Python identifier made of ASCII (ansible's `validate_variable_name`).
@@ -103,6 +106,7 @@ impl InventoryData {
             host_ids: HashMap::new(),
             localhost: None,
             warnings: Vec::new(),
+            pruned: HashSet::new(),
         };
         inv.add_group("all").expect("valid name");
         inv.add_group("ungrouped").expect("valid name");
@@ -347,13 +351,35 @@ impl InventoryData {
                 let mut anc: Vec<GroupId> = self.ancestors(gid).into_iter().collect();
                 anc.sort_unstable();
                 for a in anc.into_iter().chain(std::iter::once(gid)) {
-                    if !out.contains(&a) {
+                    if !out.contains(&a) && !self.pruned.contains(&(h, a)) {
                         out.push(a);
                     }
                 }
             }
         }
         out
+    }
+
+    /// The rest of `Host.remove_group` once `g` is gone from the host's groups: every ancestor
+    /// of `g` (but `all`) that none of the host's remaining groups descends from goes too, even
+    /// a group the host is a direct member of (as ansible-core does when it takes a host out of
+    /// `ungrouped`).
+    fn prune_ancestors(&mut self, h: HostId, g: GroupId) {
+        let mut ancestors: Vec<GroupId> = self.ancestors(g).into_iter().collect();
+        ancestors.sort_unstable();
+        for old in ancestors {
+            if old == self.all() {
+                continue;
+            }
+            let kept = self
+                .host_groups(h)
+                .iter()
+                .any(|c| self.ancestors(*c).contains(&old));
+            if !kept && self.host_groups(h).contains(&old) {
+                self.pruned.insert((h, old));
+                self.prune_ancestors(h, old);
+            }
+        }
     }
 
     /// `InventoryData.reconcile_inventory`, run once after all sources are parsed.
@@ -367,8 +393,11 @@ impl InventoryData {
         for h in 0..self.hosts.len() {
             let groups = self.host_groups(h);
             if groups.contains(&ungrouped) {
-                if groups.iter().any(|g| *g != self.all() && *g != ungrouped) {
+                let direct = self.groups[ungrouped].hosts.contains(&h);
+                if direct && groups.iter().any(|g| *g != self.all() && *g != ungrouped) {
                     self.groups[ungrouped].hosts.retain(|x| *x != h);
+                    self.pruned.insert((h, ungrouped));
+                    self.prune_ancestors(h, ungrouped);
                 }
             } else if groups.is_empty() || groups == [self.all()] {
                 self.groups[ungrouped].hosts.push(h);

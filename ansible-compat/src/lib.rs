@@ -441,7 +441,10 @@ impl Inventory {
     /// carry their own `vars` and hosts only their own variables (inline and `host_vars`).
     pub fn list_json_with(&self, limit: Option<&str>, export: bool) -> Result<Value, Error> {
         let sel = self.select_limited("all", limit)?;
-        output::list_json(self, &sel.hosts, export)
+        Ok(value::to_json(
+            &output::list_doc(self, &sel.hosts, export)?,
+            true,
+        ))
     }
 
     /// Exactly `ansible-inventory --graph [GROUP] [--vars]` text, with the trailing newline.

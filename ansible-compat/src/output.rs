@@ -8,19 +8,27 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
-
 use crate::data::GroupId;
 use crate::pyrepr::py_str;
-use crate::value::OVars;
+use crate::value::{Kind, Node, OVars};
 use crate::{Error, Inventory};
 
+fn str_node(s: &str) -> Node {
+    Node::str(s)
+}
+
+fn vars_node(vars: &OVars) -> Node {
+    Node::new(Kind::Map(
+        vars.iter().map(|(k, v)| (str_node(k), v.clone())).collect(),
+    ))
+}
+
 /// Builds the `--list [--export]` document for the selected hosts (`available`, in selection
-/// order).
-pub fn list_json(inv: &Inventory, available: &[String], export: bool) -> Result<Value, Error> {
+/// order), with the values' Python types (printed by [`crate::json_out::node_to_ansible_json`]).
+pub fn list_doc(inv: &Inventory, available: &[String], export: bool) -> Result<Node, Error> {
     let data = &inv.data;
     let avail: HashSet<&str> = available.iter().map(String::as_str).collect();
-    let mut results = Map::new();
+    let mut results = Vec::new();
     let mut seen: HashSet<GroupId> = HashSet::new();
     let mut ctx = ListCtx {
         inv,
@@ -29,22 +37,23 @@ pub fn list_json(inv: &Inventory, available: &[String], export: bool) -> Result<
         seen: &mut seen,
     };
     format_group(&mut ctx, data.all(), &mut results)?;
-    let mut hostvars = Map::new();
+    let mut hostvars = Vec::new();
     for h in available {
         let vars = if export {
-            inv.export_vars(h)?.to_json(true)
+            inv.export_vars(h)?
         } else {
-            inv.host_vars_with_unsafe(h)?
+            inv.merged_vars(h)?
         };
-        if !vars.is_empty() {
-            hostvars.insert(h.clone(), Value::Object(vars));
+        if vars.iter().next().is_some() {
+            hostvars.push((str_node(h), vars_node(&vars)));
         }
     }
-    let mut meta = Map::new();
-    meta.insert("hostvars".into(), Value::Object(hostvars));
-    meta.insert("profile".into(), Value::String("inventory_legacy".into()));
-    results.insert("_meta".into(), Value::Object(meta));
-    Ok(Value::Object(results))
+    let meta = vec![
+        (str_node("hostvars"), Node::new(Kind::Map(hostvars))),
+        (str_node("profile"), str_node("inventory_legacy")),
+    ];
+    results.push((str_node("_meta"), Node::new(Kind::Map(meta))));
+    Ok(Node::new(Kind::Map(results)))
 }
 
 struct ListCtx<'a> {
@@ -57,43 +66,43 @@ struct ListCtx<'a> {
 fn format_group(
     ctx: &mut ListCtx<'_>,
     g: GroupId,
-    results: &mut Map<String, Value>,
+    results: &mut Vec<(Node, Node)>,
 ) -> Result<(), Error> {
     let data = &ctx.inv.data;
     let group = &data.groups[g];
-    let mut entry = Map::new();
+    let mut entry = Vec::new();
     if g != data.all() {
-        let hosts: Vec<Value> = group
+        let hosts: Vec<Node> = group
             .hosts
             .iter()
             .map(|h| data.hosts[*h].name.as_str())
             .filter(|n| ctx.avail.contains(n))
-            .map(|n| Value::String(n.to_string()))
+            .map(str_node)
             .collect();
         if !hosts.is_empty() {
-            entry.insert("hosts".into(), Value::Array(hosts));
+            entry.push((str_node("hosts"), Node::new(Kind::Seq(hosts))));
         }
     }
     let mut children = Vec::new();
-    let mut nested = Map::new();
+    let mut nested = Vec::new();
     for c in &group.children {
-        children.push(Value::String(data.groups[*c].name.clone()));
+        children.push(str_node(&data.groups[*c].name));
         if !ctx.seen.contains(c) {
             format_group(ctx, *c, &mut nested)?;
             ctx.seen.insert(*c);
         }
     }
     if !children.is_empty() {
-        entry.insert("children".into(), Value::Array(children));
+        entry.push((str_node("children"), Node::new(Kind::Seq(children))));
     }
     if ctx.export {
         let vars = ctx.inv.group_vars(g)?;
         if vars.iter().next().is_some() {
-            entry.insert("vars".into(), Value::Object(vars.to_json(true)));
+            entry.push((str_node("vars"), vars_node(&vars)));
         }
     }
     if !entry.is_empty() {
-        results.insert(group.name.clone(), Value::Object(entry));
+        results.push((str_node(&group.name), Node::new(Kind::Map(entry))));
     }
     results.extend(nested);
     Ok(())

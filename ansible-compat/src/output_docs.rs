@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use crate::data::{GroupId, HostId};
 use crate::error::Error;
 use crate::value::{Kind, Node, OVars};
-use crate::{Inventory, Value, json_out, toml_out, yaml_out};
+use crate::{Inventory, json_out, toml_out, yaml_out};
 
 /// The output format of `--list` and `--host` (`--yaml`, `--toml`, or JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,11 +181,11 @@ impl Inventory {
         format: OutputFormat,
         export: bool,
     ) -> Result<String, Error> {
-        if format == OutputFormat::Json {
-            let v = self.list_json_with(limit, export)?;
-            return Ok(format!("{}\n", json_out::to_ansible_json(&v)));
-        }
         let sel = self.select_limited("all", limit)?;
+        if format == OutputFormat::Json {
+            let doc = crate::output::list_doc(self, &sel.hosts, export)?;
+            return Ok(format!("{}\n", json_out::node_to_ansible_json(&doc, true)));
+        }
         let avail: HashSet<HostId> = sel
             .hosts
             .iter()
@@ -231,7 +231,7 @@ impl Inventory {
         match format {
             OutputFormat::Json => Ok(format!(
                 "{}\n",
-                json_out::to_ansible_json(&Value::Object(vars.to_json(false)))
+                json_out::node_to_ansible_json(&vars_node(&vars), false)
             )),
             OutputFormat::Yaml => yaml_out::to_yaml(&vars_node(&vars)),
             OutputFormat::Toml => toml_out::to_toml(&vars_node(&vars)),

@@ -442,6 +442,9 @@ pub fn check(case: Case) {
             Some(&l),
             &format!("{name} --list --limit {l:?}"),
         );
+        let ours = inv.list_text(Some(&l), OutputFormat::Yaml, false);
+        let args = ["--list", "--yaml", "--limit", l.as_str()];
+        n += check_text(&sources, &args, ours, &format!("{name} {}", args.join(" ")));
     }
     n += check_graph(&inv, &sources, None, false, &format!("{name} --graph"));
     if !case.no_graph_vars {
