@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostics::{Warning, WarningKind};
-use crate::value::{Kind, Node, OVars};
+use crate::value::{KeyOrigin, Kind, Node, OVars};
 
 /// Index of a group in [`InventoryData::groups`].
 pub type GroupId = usize;
@@ -244,6 +244,11 @@ impl InventoryData {
     ) -> Result<(), String> {
         let mut value = value;
         value.fresh_ids();
+        let key_origin = origin.map(|o| KeyOrigin {
+            path: o.path.to_path_buf(),
+            line: o.line,
+            col: o.col,
+        });
         if !is_valid_var_name(key) {
             let context = match origin {
                 Some(o) => crate::diagnostics::source_context(o.path, o.line, o.col),
@@ -266,11 +271,15 @@ impl InventoryData {
                     ),
                 })?;
             } else {
-                self.groups[g].vars.insert(key.to_string(), value);
+                self.groups[g]
+                    .vars
+                    .insert_at(key.to_string(), value, key_origin);
             }
             Ok(())
         } else if let Some(h) = self.host_id(entity) {
-            self.hosts[h].vars.insert(key.to_string(), value);
+            self.hosts[h]
+                .vars
+                .insert_at(key.to_string(), value, key_origin);
             Ok(())
         } else {
             Err(format!("Could not identify group or host named {entity}"))

@@ -52,9 +52,20 @@ pub fn source_context(path: &std::path::Path, line: usize, col: Option<usize>) -
         Some(c) => format!("Origin: {}:{line}:{c}", path.display()),
         None => format!("Origin: {}:{line}", path.display()),
     };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return origin;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let name = match e.kind() {
+                std::io::ErrorKind::NotFound => "FileNotFoundError",
+                std::io::ErrorKind::PermissionDenied => "PermissionError",
+                _ => "OSError",
+            };
+            return format!("{origin}\n\n(source not shown: {name})");
+        }
     };
+    if text.starts_with("$ANSIBLE_VAULT") {
+        return format!("{origin}\n\n(source not shown: content encrypted)");
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     if line == 0 || line > lines.len() {
         return format!("{origin}\n\n(source not shown: file truncated)");

@@ -82,6 +82,38 @@ impl Inventory {
         })
     }
 
+    /// The `group_vars`/`host_vars` lookups Ansible makes for a host, in order: `all` in every
+    /// source directory then the playbook directory, the host's groups (sorted) source by
+    /// source then in the playbook directory, then the host.
+    pub(crate) fn vars_lookups(&self, host: &str) -> Vec<(PathBuf, Entity, String)> {
+        let Ok((name, sorted, _)) = self.host_parts(host) else {
+            return Vec::new();
+        };
+        let dirs: Vec<&PathBuf> = self
+            .vars
+            .source_dirs
+            .iter()
+            .chain(&self.vars.playbook_dir)
+            .collect();
+        let mut out = Vec::new();
+        for d in &dirs {
+            out.push(((*d).clone(), Entity::Group, "all".to_string()));
+        }
+        for d in &dirs {
+            for g in &sorted {
+                out.push((
+                    (*d).clone(),
+                    Entity::Group,
+                    self.data.groups[*g].name.clone(),
+                ));
+            }
+        }
+        for d in &dirs {
+            out.push(((*d).clone(), Entity::Host, name.clone()));
+        }
+        out
+    }
+
     pub(crate) fn raw_layers(&self, host: &str) -> Result<Vec<RawLayer>, Error> {
         let all = self.data.all();
         let (name, sorted, host_vars) = self.host_parts(host)?;

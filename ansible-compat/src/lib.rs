@@ -37,7 +37,7 @@
 //!   `vars_files` (`group_vars`/`host_vars`), `precedence` and `host_vars` (variable layers);
 //! - patterns: `fnmatch`, `pattern`;
 //! - output: `output` (`--list` JSON, `--graph`), `output_docs` (`--list`/`--host` as YAML and
-//!   TOML), `json_out`, `yaml_out`, `toml_out` and `pyrepr` (Python-exact text),
+//!   TOML), `json_out`, `yaml_out` and `yaml_style`, `toml_out` and `pyrepr` (Python-exact text),
 //!   `diagnostics` (warnings as printed);
 //! - `error`.
 
@@ -75,6 +75,7 @@ mod yaml;
 mod yaml_inventory;
 mod yaml_out;
 mod yaml_scalar;
+mod yaml_style;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -95,8 +96,7 @@ pub use vault::VaultSecrets;
 
 use data::{HostId, InventoryData, LOCALHOST};
 use pattern::{Matcher, Target};
-use value::OVars;
-use vars_files::{Entity, VarsStore};
+use vars_files::VarsStore;
 
 /// Variables of a host or group: a JSON object.
 pub type Vars = serde_json::Map<String, serde_json::Value>;
@@ -219,7 +219,7 @@ impl Inventory {
     }
 
     fn finish(
-        mut data: InventoryData,
+        data: InventoryData,
         dirs: Vec<PathBuf>,
         options: &LoadOptions,
     ) -> Result<Inventory, Error> {
@@ -230,7 +230,6 @@ impl Inventory {
                 hosts.push(l.to_string());
             }
         }
-        let mut file_warnings = Vec::new();
         let playbook = options.playbook_dir();
         let vars = VarsStore::load(
             dirs,
@@ -238,11 +237,7 @@ impl Inventory {
             &groups,
             &hosts,
             &options.vault,
-            &mut file_warnings,
         );
-        for w in file_warnings {
-            data.warn(w);
-        }
         let mut inv = Inventory {
             diagnostics: data.warnings.clone(),
             warnings: Vec::new(),
@@ -252,61 +247,56 @@ impl Inventory {
             decrypt_cache: Arc::default(),
             explicit_playbook_dir: playbook.is_some_and(|(_, explicit)| explicit),
         };
-        inv.warn_reserved();
+        inv.warn_vars();
         inv.warnings = inv.diagnostics.iter().map(|w| w.message.clone()).collect();
         Ok(inv)
     }
 
-    /// Adds "Found variable using reserved name" for variables that reach a host (Ansible warns
-    /// when it merges a host's variables).
-    fn warn_reserved(&mut self) {
-        let mut names: Vec<String> = Vec::new();
-        let mut note = |vars: &OVars| {
-            for (k, _) in vars.iter() {
-                if precedence::is_reserved(k) && !names.contains(k) {
-                    names.push(k.clone());
-                }
-            }
-        };
-        let dirs: Vec<PathBuf> = self
-            .vars
-            .source_dirs
-            .iter()
-            .chain(&self.vars.playbook_dir)
-            .cloned()
-            .collect();
-        for (gid, g) in self.data.groups.iter().enumerate() {
-            if self.data.group_hosts(gid).is_empty() {
-                continue;
-            }
-            note(&g.vars);
-            for dir in &dirs {
-                for f in self.vars.files(dir, Entity::Group, &g.name) {
-                    if let Ok(v) = &f.vars {
-                        note(v);
-                    }
-                }
-            }
-        }
-        for h in &self.data.hosts {
-            note(&h.vars);
-            for dir in &dirs {
-                for f in self.vars.files(dir, Entity::Host, &h.name) {
-                    if let Ok(v) = &f.vars {
-                        note(v);
-                    }
-                }
-            }
-        }
-        for n in names {
-            let w = format!(
-                "Found variable using reserved name {}.",
-                pyrepr::str_repr(&n)
-            );
+    /// Adds the warnings Ansible prints while it computes each host's variables for `--list`
+    /// (hosts in `all` order): a `group_vars`/`host_vars` path that is not a directory, a vars
+    /// file's duplicate keys (when the file is first read), then "Found variable using reserved
+    /// name" for the host's variables, each with where the name was first written.
+    fn warn_vars(&mut self) {
+        let mut out: Vec<Warning> = Vec::new();
+        let mut push = |message: String| {
             let w = Warning {
                 kind: WarningKind::Warning,
-                message: w,
+                message,
             };
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        };
+        let mut read: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        for host in self.hosts() {
+            for (dir, entity, name) in self.vars_lookups(&host) {
+                if let Some(w) = self.vars.not_a_directory(&dir, entity) {
+                    push(w.to_string());
+                }
+                for f in self.vars.files(&dir, entity, &name) {
+                    if read.insert(f.path.clone()) {
+                        f.warnings.iter().for_each(|w| push(w.clone()));
+                    }
+                }
+            }
+            let Ok(vars) = self.merged_vars(&host) else {
+                continue;
+            };
+            for (k, _) in vars.iter() {
+                if !precedence::is_reserved(k) {
+                    continue;
+                }
+                let context = match vars.origin(k) {
+                    Some(o) => diagnostics::source_context(&o.path, o.line, o.col),
+                    None => format!("Origin: <unknown>\n\n{k}"),
+                };
+                push(format!(
+                    "Found variable using reserved name {}.\n{context}",
+                    pyrepr::str_repr(k)
+                ));
+            }
+        }
+        for w in out {
             if !self.diagnostics.contains(&w) {
                 self.diagnostics.push(w);
             }
@@ -325,7 +315,7 @@ impl Inventory {
         &self.diagnostics
     }
 
-    /// Exactly what ansible-inventory prints on stderr while loading these sources
+    /// Exactly what `ansible-inventory --list` prints on stderr for these sources
     /// (`[WARNING]: ...`, `[DEPRECATION WARNING]: ...` lines and blocks).
     pub fn warnings_text(&self) -> String {
         diagnostics::render(&self.diagnostics)

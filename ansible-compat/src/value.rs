@@ -283,11 +283,25 @@ pub fn same_key(a: &Node, b: &Node) -> bool {
     }
 }
 
-/// Top-level variables in insertion order (a Python `dict` of `str` keys).
+/// Where a variable's name was written: file, 1-based line, 1-based column (YAML only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigin {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, when known.
+    pub col: Option<usize>,
+}
+
+/// Top-level variables in insertion order (a Python `dict` of `str` keys). Each key may know
+/// where it was first written (a Python dict keeps its first key object, and with it that
+/// key's origin, when a later value replaces the first).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OVars {
     items: Vec<(String, Node)>,
     index: HashMap<String, usize>,
+    origins: HashMap<String, KeyOrigin>,
 }
 
 impl OVars {
@@ -307,10 +321,25 @@ impl OVars {
         }
     }
 
+    /// Sets `key` written at `origin` (the origin is kept only for a new key).
+    pub fn insert_at(&mut self, key: String, value: Node, origin: Option<KeyOrigin>) {
+        if !self.index.contains_key(&key)
+            && let Some(o) = origin
+        {
+            self.origins.insert(key.clone(), o);
+        }
+        self.insert(key, value);
+    }
+
+    /// Where `key` was first written, if known.
+    pub fn origin(&self, key: &str) -> Option<&KeyOrigin> {
+        self.origins.get(key)
+    }
+
     /// Adds every entry of `other`, later winning.
     pub fn extend(&mut self, other: &OVars) {
         for (k, v) in &other.items {
-            self.insert(k.clone(), v.clone());
+            self.insert_at(k.clone(), v.clone(), other.origins.get(k).cloned());
         }
     }
 
@@ -322,6 +351,7 @@ impl OVars {
     /// Keeps the entries `keep` accepts.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.items.retain(|(k, _)| keep(k));
+        self.origins.retain(|k, _| keep(k));
         self.index = self
             .items
             .iter()

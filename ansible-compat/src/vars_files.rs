@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::document::load_file;
 use crate::error::Error;
-use crate::value::{Kind, OVars, key_string};
+use crate::value::{KeyOrigin, Kind, OVars, key_string};
 use crate::vault::VaultSecrets;
 
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
@@ -81,6 +81,8 @@ pub struct VarsFile {
     pub path: PathBuf,
     /// Its variables, or why they cannot be read (reported when a host needs them).
     pub vars: Result<OVars, Error>,
+    /// Warnings Ansible prints when it loads the file (duplicate keys).
+    pub warnings: Vec<String>,
 }
 
 /// Loads one vars file; `Ok(None)` when it is empty (Ansible ignores those).
@@ -103,7 +105,12 @@ pub fn load_vars_file(
             for (k, v) in pairs {
                 let mut v = v;
                 v.fresh_ids();
-                vars.insert(key_string(&k), v);
+                let origin = (k.line > 0).then(|| KeyOrigin {
+                    path: path.to_path_buf(),
+                    line: k.line,
+                    col: (k.col > 0).then_some(k.col),
+                });
+                vars.insert_at(key_string(&k), v, origin);
             }
             Ok(Some(vars))
         }
@@ -137,6 +144,7 @@ pub struct VarsStore {
     /// The playbook directory, whose `group_vars/`/`host_vars/` come after the sources'.
     pub playbook_dir: Option<PathBuf>,
     files: HashMap<(PathBuf, Entity, String), Vec<VarsFile>>,
+    not_dirs: HashMap<(PathBuf, Entity), String>,
 }
 
 impl VarsStore {
@@ -147,12 +155,12 @@ impl VarsStore {
         groups: &[String],
         hosts: &[String],
         secrets: &VaultSecrets,
-        warnings: &mut Vec<String>,
     ) -> Self {
         let mut store = VarsStore {
             source_dirs,
             playbook_dir,
             files: HashMap::new(),
+            not_dirs: HashMap::new(),
         };
         let mut dirs: Vec<PathBuf> = Vec::new();
         for d in store.source_dirs.iter().chain(&store.playbook_dir) {
@@ -168,10 +176,13 @@ impl VarsStore {
                 let opath = dir.join(sub);
                 if !opath.is_dir() {
                     if opath.exists() {
-                        warnings.push(format!(
-                            "Found {sub} that is not a directory, skipping: {}",
-                            opath.display()
-                        ));
+                        store.not_dirs.insert(
+                            (dir.clone(), entity),
+                            format!(
+                                "Found {sub} that is not a directory, skipping: {}",
+                                opath.display()
+                            ),
+                        );
                     }
                     continue;
                 }
@@ -181,14 +192,17 @@ impl VarsStore {
                     }
                     let mut loaded = Vec::new();
                     for path in find_vars_files(&opath, name) {
-                        match load_vars_file(&path, secrets, warnings) {
-                            Ok(None) => {}
-                            Ok(Some(vars)) => loaded.push(VarsFile {
-                                path,
-                                vars: Ok(vars),
-                            }),
-                            Err(e) => loaded.push(VarsFile { path, vars: Err(e) }),
-                        }
+                        let mut warnings = Vec::new();
+                        let vars = match load_vars_file(&path, secrets, &mut warnings) {
+                            Ok(None) => continue,
+                            Ok(Some(vars)) => Ok(vars),
+                            Err(e) => Err(e),
+                        };
+                        loaded.push(VarsFile {
+                            path,
+                            vars,
+                            warnings,
+                        });
                     }
                     if !loaded.is_empty() {
                         store
@@ -199,6 +213,13 @@ impl VarsStore {
             }
         }
         store
+    }
+
+    /// `Found group_vars that is not a directory, skipping: ...` for a directory, if so.
+    pub fn not_a_directory(&self, dir: &Path, entity: Entity) -> Option<&str> {
+        self.not_dirs
+            .get(&(dir.to_path_buf(), entity))
+            .map(String::as_str)
     }
 
     /// The loaded files for an entity in one source directory, in merge order.

@@ -511,10 +511,13 @@ impl Constructor<'_> {
             match out.iter_mut().find(|(ek, _)| same_key(ek, &key)) {
                 Some(slot) => {
                     self.warnings.push(format!(
-                        "Found duplicate mapping key {}. Using last defined value only. Origin: {}:{}",
+                        "Found duplicate mapping key {}.\n{}\n\nUsing last defined value only.",
                         key_repr(&key),
-                        self.path.display(),
-                        key.line
+                        crate::diagnostics::source_context(
+                            self.path,
+                            key.line,
+                            (key.col > 0).then_some(key.col)
+                        ),
                     ));
                     slot.1 = value;
                 }

@@ -168,3 +168,17 @@ fn invalid_variable_names() {
     let inv = s.compare_list(&["a.yml", "b.ini", "c.toml"], &[], &s.lenient());
     s.compare_views(&inv, &["a.yml", "b.ini", "c.toml"], &[]);
 }
+
+/// Warnings from vars files and about reserved names come after the sources' own, as Ansible
+/// prints them for `--list`.
+#[test]
+fn warning_order_with_vars_files() {
+    let s = Scenario::new();
+    s.write("inv/hosts", "[web]\nw1 name=x\n[web:vars]\nport=1\n");
+    s.write("inv/group_vars/web.yml", "a: 1\na: 2\nserial: 3\n");
+    s.write("inv/host_vars", "not a directory\n");
+    s.write("inv/more.yml", "all:\n  hosts:\n    w2:\n  vrs: {}\n");
+    let sources = ["inv/hosts", "inv/more.yml", "missing"];
+    let inv = s.compare_list(&sources, &[], &s.lenient());
+    s.compare_views(&inv, &sources, &[]);
+}
