@@ -7,7 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::value::{Kind, Node, OVars};
+use crate::diagnostics::{Warning, WarningKind};
+use crate::value::{KeyOrigin, Kind, Node, OVars};
 
 /// Index of a group in [`InventoryData::groups`].
 pub type GroupId = usize;
@@ -16,6 +17,17 @@ pub type HostId = usize;
 
 /// The names Ansible treats as the implicit localhost.
 pub const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
+
+/// Where a variable was written (file, 1-based line, 1-based column when known).
+#[derive(Debug, Clone, Copy)]
+pub struct VarOrigin<'a> {
+    /// The inventory file.
+    pub path: &'a std::path::Path,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (YAML keys); `None` underlines the whole line (INI).
+    pub col: Option<usize>,
+}
 
 /// A group.
 #[derive(Debug, Clone)]
@@ -57,7 +69,10 @@ pub struct InventoryData {
     /// The first localhost-like host defined, if any.
     pub localhost: Option<HostId>,
     /// Warnings produced while building (deduplicated, in order).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+    /// (host, group) pairs ansible-core dropped from the host's groups while keeping the host
+    /// in the group's host list (see `prune_ancestors`).
+    pruned: HashSet<(HostId, GroupId)>,
 }
 
 /// Whether `name` is a valid Python identifier made of ASCII (ansible's `validate_variable_name`).
@@ -91,6 +106,7 @@ impl InventoryData {
             host_ids: HashMap::new(),
             localhost: None,
             warnings: Vec::new(),
+            pruned: HashSet::new(),
         };
         inv.add_group("all").expect("valid name");
         inv.add_group("ungrouped").expect("valid name");
@@ -100,9 +116,18 @@ impl InventoryData {
 
     /// Records a warning once.
     pub fn warn(&mut self, msg: impl Into<String>) {
-        let msg = msg.into();
-        if !self.warnings.contains(&msg) {
-            self.warnings.push(msg);
+        self.push_warning(WarningKind::Warning, msg.into());
+    }
+
+    /// Records a deprecation warning once.
+    pub fn deprecate(&mut self, msg: impl Into<String>) {
+        self.push_warning(WarningKind::Deprecation, msg.into());
+    }
+
+    fn push_warning(&mut self, kind: WarningKind, message: String) {
+        let w = Warning { kind, message };
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
         }
     }
 
@@ -205,9 +230,32 @@ impl InventoryData {
 
     /// Sets a variable on the group named `entity`, or else the host of that name.
     pub fn set_variable(&mut self, entity: &str, key: &str, value: Node) -> Result<(), String> {
+        self.set_variable_at(entity, key, value, None)
+    }
+
+    /// [`InventoryData::set_variable`] for a key written at `origin` (named by the warning
+    /// about invalid variable names).
+    pub fn set_variable_at(
+        &mut self,
+        entity: &str,
+        key: &str,
+        value: Node,
+        origin: Option<VarOrigin<'_>>,
+    ) -> Result<(), String> {
+        let mut value = value;
+        value.fresh_ids();
+        let key_origin = origin.map(|o| KeyOrigin {
+            path: o.path.to_path_buf(),
+            line: o.line,
+            col: o.col,
+        });
         if !is_valid_var_name(key) {
-            self.warn(format!(
-                "Accepting inventory variable with invalid name {}. This feature will be removed from ansible-core version 2.23.",
+            let context = match origin {
+                Some(o) => crate::diagnostics::source_context(o.path, o.line, o.col),
+                None => format!("Origin: <unknown>\n\n{key}"),
+            };
+            self.deprecate(format!(
+                "Accepting inventory variable with invalid name {}. This feature will be removed from ansible-core version 2.23.\n{context}\n\nVariable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores.",
                 crate::pyrepr::str_repr(key)
             ));
         }
@@ -223,11 +271,15 @@ impl InventoryData {
                     ),
                 })?;
             } else {
-                self.groups[g].vars.insert(key.to_string(), value);
+                self.groups[g]
+                    .vars
+                    .insert_at(key.to_string(), value, key_origin);
             }
             Ok(())
         } else if let Some(h) = self.host_id(entity) {
-            self.hosts[h].vars.insert(key.to_string(), value);
+            self.hosts[h]
+                .vars
+                .insert_at(key.to_string(), value, key_origin);
             Ok(())
         } else {
             Err(format!("Could not identify group or host named {entity}"))
@@ -308,13 +360,35 @@ impl InventoryData {
                 let mut anc: Vec<GroupId> = self.ancestors(gid).into_iter().collect();
                 anc.sort_unstable();
                 for a in anc.into_iter().chain(std::iter::once(gid)) {
-                    if !out.contains(&a) {
+                    if !out.contains(&a) && !self.pruned.contains(&(h, a)) {
                         out.push(a);
                     }
                 }
             }
         }
         out
+    }
+
+    /// The rest of `Host.remove_group` once `g` is gone from the host's groups: every ancestor
+    /// of `g` (but `all`) that none of the host's remaining groups descends from goes too, even
+    /// a group the host is a direct member of (as ansible-core does when it takes a host out of
+    /// `ungrouped`).
+    fn prune_ancestors(&mut self, h: HostId, g: GroupId) {
+        let mut ancestors: Vec<GroupId> = self.ancestors(g).into_iter().collect();
+        ancestors.sort_unstable();
+        for old in ancestors {
+            if old == self.all() {
+                continue;
+            }
+            let kept = self
+                .host_groups(h)
+                .iter()
+                .any(|c| self.ancestors(*c).contains(&old));
+            if !kept && self.host_groups(h).contains(&old) {
+                self.pruned.insert((h, old));
+                self.prune_ancestors(h, old);
+            }
+        }
     }
 
     /// `InventoryData.reconcile_inventory`, run once after all sources are parsed.
@@ -328,8 +402,11 @@ impl InventoryData {
         for h in 0..self.hosts.len() {
             let groups = self.host_groups(h);
             if groups.contains(&ungrouped) {
-                if groups.iter().any(|g| *g != self.all() && *g != ungrouped) {
+                let direct = self.groups[ungrouped].hosts.contains(&h);
+                if direct && groups.iter().any(|g| *g != self.all() && *g != ungrouped) {
                     self.groups[ungrouped].hosts.retain(|x| *x != h);
+                    self.pruned.insert((h, ungrouped));
+                    self.prune_ancestors(h, ungrouped);
                 }
             } else if groups.is_empty() || groups == [self.all()] {
                 self.groups[ungrouped].hosts.push(h);

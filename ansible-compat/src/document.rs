@@ -1,30 +1,26 @@
 //! Loading one YAML or JSON data file the way ansible-core's `DataLoader` does.
 //!
-//! A whole-file Ansible Vault (`$ANSIBLE_VAULT;...` header) is refused. Otherwise the text is
-//! first tried as JSON (Ansible's legacy JSON decoder, which maps `{"__ansible_unsafe": ...}` and
-//! `{"__ansible_vault": ...}` objects), and only if that fails parsed as YAML 1.1 by
-//! [`crate::yaml`]. The result is a [`Node`] tree that remembers types, key order and lines.
+//! A whole-file Ansible Vault (`$ANSIBLE_VAULT;...` header) is decrypted first ([`decrypt_file`]).
+//! Then the text is tried as JSON (Ansible's legacy JSON decoder, which maps
+//! `{"__ansible_unsafe": ...}` and `{"__ansible_vault": ...}` objects), and only if that fails
+//! parsed as YAML 1.1 by [`crate::yaml`]. The result is a [`Node`] tree that remembers types, key
+//! order and lines; inline vault values stay encrypted.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
 use crate::error::Error;
-use crate::value::{Kind, Node};
+use crate::value::{Kind, Node, VaultText};
+use crate::vault::{VaultSecrets, is_encrypted};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 #[cfg(test)]
 use {crate::value::to_json, serde_json::Value};
 
-/// Converts a node to a JSON value (unsafe strings kept as markers); a vault value anywhere is
-/// an error naming `path` and the line.
+/// Converts a node to a JSON value (unsafe strings and vault values kept as markers).
 #[cfg(test)]
-pub fn to_value(node: &Node, path: &Path) -> Result<Value, Error> {
-    node.check_vault(path)?;
-    Ok(to_json(node, true))
-}
-
-/// Whether `bytes` is a whole-file vault (ASCII and starting with the vault header).
-pub fn is_vault_data(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"$ANSIBLE_VAULT") && bytes.is_ascii()
+pub fn to_value(node: &Node) -> Value {
+    to_json(node, true)
 }
 
 /// A loaded document plus the warnings Ansible would print while loading it.
@@ -35,21 +31,35 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Reads `path` and loads it as JSON or YAML.
-pub fn load_file(path: &Path) -> Result<Loaded, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    load_bytes(&bytes, path)
+/// The content of a file, decrypted if it is a whole-file vault (`DataLoader._get_file_contents`).
+pub fn decrypt_file<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+    secrets: &VaultSecrets,
+) -> Result<Cow<'a, [u8]>, Error> {
+    if !is_encrypted(bytes) {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    secrets
+        .decrypt(bytes)
+        .map(Cow::Owned)
+        .map_err(|reason| Error::Vault {
+            path: path.to_path_buf(),
+            line: None,
+            what: "the whole file".into(),
+            reason,
+        })
 }
 
-/// Loads file content (see [`load_file`]); `path` is only used in messages.
+/// Reads `path`, decrypts it if vaulted, and loads it as JSON or YAML.
+pub fn load_file(path: &Path, secrets: &VaultSecrets) -> Result<Loaded, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_bytes(&decrypt_file(&bytes, path, secrets)?, path)
+}
+
+/// Loads (already decrypted) file content (see [`load_file`]); `path` names the file in
+/// messages and in vault values.
 pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<Loaded, Error> {
-    if is_vault_data(bytes) {
-        return Err(Error::Vault {
-            path: path.to_path_buf(),
-            line: Some(1),
-            what: "the whole file".into(),
-        });
-    }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::parse(path, None, format!("file is not valid UTF-8: {e}")))?;
     load_str(text, path)
@@ -57,13 +67,26 @@ pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<Loaded, Error> {
 
 /// Loads text as JSON if it is JSON, else as YAML.
 pub fn load_str(text: &str, path: &Path) -> Result<Loaded, Error> {
-    if let Some(node) = load_json(text) {
+    if let Some(mut node) = load_json(text) {
+        set_vault_path(&mut node, path);
         return Ok(Loaded {
             node: Some(node),
             warnings: Vec::new(),
         });
     }
     crate::yaml::load(text, path)
+}
+
+/// Records the file on vault values that do not know it yet.
+pub fn set_vault_path(node: &mut Node, path: &Path) {
+    match &mut node.kind {
+        Kind::Vault(v) if v.path.is_none() => v.path = Some(path.to_path_buf()),
+        Kind::Seq(items) | Kind::Set(items) => {
+            items.iter_mut().for_each(|n| set_vault_path(n, path))
+        }
+        Kind::Map(pairs) => pairs.iter_mut().for_each(|(_, v)| set_vault_path(v, path)),
+        _ => {}
+    }
 }
 
 /// Parses `text` as JSON (with Ansible's marker objects), or `None` if it is not JSON.
@@ -150,7 +173,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
                 return Ok(Node::new(if unsafe_str {
                     Kind::Unsafe(s.clone())
                 } else {
-                    Kind::Vault
+                    Kind::Vault(Box::new(VaultText {
+                        ciphertext: s.clone(),
+                        path: None,
+                    }))
                 }));
             }
         }
@@ -165,7 +191,7 @@ mod tests {
 
     fn val(text: &str) -> Value {
         let p = Path::new("t.yml");
-        to_value(&load_str(text, p).unwrap().node.unwrap(), p).unwrap()
+        to_value(&load_str(text, p).unwrap().node.unwrap())
     }
 
     #[test]
@@ -182,25 +208,23 @@ mod tests {
     }
 
     #[test]
-    fn vault_is_refused() {
+    fn vault_values_keep_their_ciphertext() {
+        assert_eq!(
+            val("a: 1\nb: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n"),
+            json!({"a": 1, "b": {"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3132\n"}})
+        );
+        assert_eq!(
+            val("{\"s\": {\"__ansible_vault\": \"x\"}}"),
+            json!({"s": {"__ansible_vault": "x"}})
+        );
         let p = Path::new("v.yml");
-        let e = load_bytes(b"$ANSIBLE_VAULT;1.1;AES256\n6162\n", p)
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("v.yml:1"));
-        let n = load_str(
-            "a: 1\nb: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n",
+        let e = decrypt_file(
+            b"$ANSIBLE_VAULT;1.1;AES256\n6162\n",
             p,
+            &VaultSecrets::new(),
         )
-        .unwrap()
-        .node
-        .unwrap();
-        let e = to_value(&n, p).unwrap_err();
-        assert_eq!(e.line(), Some(2), "{e}");
-        let n = load_str("{\"s\": {\"__ansible_vault\": \"x\"}}", p)
-            .unwrap()
-            .node
-            .unwrap();
-        assert!(matches!(to_value(&n, p), Err(Error::Vault { .. })));
+        .unwrap_err();
+        assert!(e.to_string().starts_with("v.yml: "), "{e}");
+        assert!(e.to_string().contains("no vault secrets found"), "{e}");
     }
 }

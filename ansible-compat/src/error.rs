@@ -45,19 +45,29 @@ pub enum Error {
         /// What is wrong, in ansible-core's words where it has them.
         message: String,
     },
-    /// A file (or a value in it) is encrypted with Ansible Vault; this crate never decrypts.
-    #[error(
-        "{}: {what} is encrypted with Ansible Vault and cannot be read (ansible-compat does not decrypt vault data; decrypt it or move it out of the inventory)",
-        Location(path, *line)
-    )]
+    /// A file, or a value in it, is encrypted with Ansible Vault and could not be decrypted
+    /// (no vault password was given, or none of them fits).
+    #[error("{}: cannot decrypt {what}: {reason}", Location(path, *line))]
     Vault {
         /// The file holding the encrypted data.
         path: PathBuf,
-        /// 1-based line of the `!vault` value or of the `$ANSIBLE_VAULT` header.
+        /// 1-based line of the `!vault` value, where known.
         line: Option<usize>,
-        /// "the whole file" or "the value tagged !vault".
+        /// "the whole file" or "the vaulted value of variable 'NAME'".
         what: String,
+        /// Ansible's message, e.g. "Attempting to decrypt but no vault secrets found."
+        reason: String,
     },
+    /// A vault password file or script could not be used (Ansible's message).
+    #[error("{0}")]
+    VaultSecret(String),
+    /// No inventory plugin could parse a source (strict loading): a directory without any
+    /// inventory file, or a file no reader accepts.
+    #[error("Completely failed to parse inventory source {0}")]
+    Unparsed(String),
+    /// A value cannot be written in the requested output format (e.g. `null` in TOML).
+    #[error("{0}")]
+    Output(String),
     /// A YAML file that configures an inventory plugin (`plugin: NAME`), which is not supported.
     #[error(
         "{}: inventory plugin configuration file (plugin: {plugin}) is not supported; only INI, YAML/JSON and script inventories can be read",
@@ -122,6 +132,15 @@ impl Error {
         }
     }
 
+    /// The message without the file and line prefix (for Ansible-style reports).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Parse { message, .. } | Error::Script { message, .. } => message.clone(),
+            Error::Vault { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The 1-based line this error is about, if known.
     pub fn line(&self) -> Option<usize> {
         match self {
@@ -148,11 +167,20 @@ impl Clone for Error {
                 line: *line,
                 message: message.clone(),
             },
-            Error::Vault { path, line, what } => Error::Vault {
+            Error::Vault {
+                path,
+                line,
+                what,
+                reason,
+            } => Error::Vault {
                 path: path.clone(),
                 line: *line,
                 what: what.clone(),
+                reason: reason.clone(),
             },
+            Error::VaultSecret(m) => Error::VaultSecret(m.clone()),
+            Error::Unparsed(m) => Error::Unparsed(m.clone()),
+            Error::Output(m) => Error::Output(m.clone()),
             Error::PluginConfig { path, plugin } => Error::PluginConfig {
                 path: path.clone(),
                 plugin: plugin.clone(),

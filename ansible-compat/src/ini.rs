@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::address::expand_hostpattern;
-use crate::data::InventoryData;
+use crate::data::{InventoryData, VarOrigin};
 use crate::error::Error;
 use crate::pyliteral::{LiteralError, parse_ini_value};
 use crate::pyrepr::str_repr;
@@ -63,6 +63,15 @@ pub fn splitlines(text: &str) -> Vec<&str> {
         out.push(&text[start..]);
     }
     out
+}
+
+/// The origin of a variable set on `line` (strings parsed with `from_ini_str` have none).
+fn origin(path: &Path, line: usize) -> Option<VarOrigin<'_>> {
+    (path != Path::new("<string>")).then_some(VarOrigin {
+        path,
+        line,
+        col: None,
+    })
 }
 
 /// Decodes the file like the plugin: UTF-8, but comment lines that are not UTF-8 become empty.
@@ -158,7 +167,8 @@ pub fn parse(inv: &mut InventoryData, path: &Path, bytes: &[u8]) -> Result<(), E
                 for h in &hosts {
                     inv.add_host(h, Some(&group), port).map_err(err)?;
                     for (k, v) in &vars {
-                        inv.set_variable(h, k, v.clone()).map_err(err)?;
+                        inv.set_variable_at(h, k, v.clone(), origin(path, lineno))
+                            .map_err(err)?;
                     }
                 }
             }
@@ -167,7 +177,8 @@ pub fn parse(inv: &mut InventoryData, path: &Path, bytes: &[u8]) -> Result<(), E
                     return Err(err(format!("Expected key=value, got: {line}")));
                 };
                 let value = parse_value(v.trim()).map_err(err)?;
-                inv.set_variable(&group, k.trim(), value).map_err(err)?;
+                inv.set_variable_at(&group, k.trim(), value, origin(path, lineno))
+                    .map_err(err)?;
             }
             State::Children => {
                 let child = GROUPNAME

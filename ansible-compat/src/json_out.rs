@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::pyrepr::float_repr;
+use crate::value::{Kind, Node, key_string, to_json};
 
 /// Serialises `value` exactly as ansible-inventory prints JSON (`sort_keys=True`, `indent=4`,
 /// non-ASCII left as is, Python float formatting), without a trailing newline.
@@ -72,6 +73,67 @@ fn write_value(v: &Value, level: usize, out: &mut String) {
             indent(level, out);
             out.push('}');
         }
+    }
+}
+
+/// Serialises a typed value as ansible-inventory prints it: like [`to_ansible_json`], but
+/// exact where `serde_json` values cannot be (`Infinity`, `NaN`, integers beyond 64 bits).
+/// Unsafe strings are `{"__ansible_unsafe": ...}` objects when `keep_unsafe`, vault values
+/// always `{"__ansible_vault": ...}`.
+pub fn node_to_ansible_json(node: &Node, keep_unsafe: bool) -> String {
+    let mut out = String::new();
+    write_node(node, keep_unsafe, 0, &mut out);
+    out
+}
+
+fn write_node(node: &Node, keep_unsafe: bool, level: usize, out: &mut String) {
+    match &node.kind {
+        Kind::Float(f) if !f.is_finite() => out.push_str(if f.is_nan() {
+            "NaN"
+        } else if *f > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        }),
+        Kind::Int(i) => out.push_str(&i.to_string()),
+        Kind::Seq(items) | Kind::Set(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(level + 1, out);
+                write_node(item, keep_unsafe, level + 1, out);
+            }
+            indent(level, out);
+            out.push(']');
+        }
+        Kind::Map(pairs) => {
+            if pairs.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            let mut items: Vec<(String, &Node)> =
+                pairs.iter().map(|(k, v)| (key_string(k), v)).collect();
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (k, v)) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(level + 1, out);
+                write_str(&k, out);
+                out.push_str(": ");
+                write_node(v, keep_unsafe, level + 1, out);
+            }
+            indent(level, out);
+            out.push('}');
+        }
+        _ => write_value(&to_json(node, keep_unsafe), level, out),
     }
 }
 

@@ -1,25 +1,26 @@
 //! Read Ansible inventories and host patterns exactly as ansible-core 2.19 does.
 //!
-//! `ansible-compat` loads the inventory sources `ansible-inventory -i ...` accepts (INI files,
-//! YAML/JSON files, executable inventory scripts, directories of those, host lists), applies
-//! `group_vars/` and `host_vars/` with Ansible's precedence, resolves host patterns (`--limit`,
-//! positional targets) and reproduces `ansible-inventory --list`, `--graph [--vars]` and
-//! `--host` output byte for byte. The behaviour is checked against the real ansible-core
-//! 2.19.14 by `tests/conformance.rs`; `README.md` lists what is deliberately not supported
-//! (vault decryption, other inventory plugins, `hash_behaviour=merge`, ...).
+//! `ansible-compat` loads the inventory sources `ansible-inventory -i ...` accepts (INI, YAML,
+//! JSON and TOML files, executable inventory scripts, directories of those, host lists such as
+//! `a,b,c`), decrypts Ansible Vault data, applies `group_vars/` and `host_vars/` (next to the
+//! sources and in the playbook directory) with Ansible's precedence, resolves host patterns
+//! (`--limit`, positional targets) and reproduces `ansible-inventory --list` (JSON, YAML, TOML),
+//! `--graph [--vars]` and `--host` output byte for byte. Sources that cannot be parsed are
+//! errors ([`LoadMode::Strict`]) or Ansible's warnings ([`LoadMode::Lenient`]). The behaviour is
+//! checked against the real ansible-core 2.19.14 by the tests; `README.md` lists what is and is
+//! not matched.
 //!
 //! ```no_run
-//! use ansible_compat::{Inventory, Value, to_ansible_json};
+//! use ansible_compat::{Inventory, LoadOptions, OutputFormat, Value, to_ansible_json};
 //!
-//! let inv = Inventory::load(&["inventory/hosts.ini"])?;
-//! for w in inv.warnings() {
-//!     eprintln!("[WARNING]: {w}");
-//! }
+//! let inv = Inventory::load_with(&["inventory/hosts.ini"], &LoadOptions::lenient())?;
+//! eprint!("{}", inv.warnings_text());
 //! let sel = inv.select("web:&prod:!web03")?;
 //! for host in &sel.hosts {
-//!     let vars = inv.host_vars(host)?;
+//!     let vars = inv.resolved_vars(host)?;
 //!     println!("{host}: {}", to_ansible_json(&Value::Object(vars)));
 //! }
+//! print!("{}", inv.list_text(None, OutputFormat::Yaml, false)?);
 //! print!("{}", inv.graph(None, false)?);
 //! # Ok::<(), ansible_compat::Error>(())
 //! ```
@@ -27,27 +28,37 @@
 //! Modules, one concern each:
 //! - reading text like Python: `shlex` (`shlex.split`), `pylexer` and `pyliteral`
 //!   (`ast.literal_eval`), `yaml_scalar` and `yaml` (PyYAML's YAML 1.1 loading), `document`
-//!   (JSON-or-YAML files, vault detection);
-//! - inventory sources: `ranges` and `address` (host ranges, `host:port`), `ini`,
-//!   `yaml_inventory`, `script`, `sources` (files, directories, host lists);
+//!   (JSON-or-YAML files);
+//! - inventory sources: `options` (how to load), `sources` (paths, directories), `plugins`
+//!   (which reader takes a file, failures), `ranges` and `address` (host ranges,
+//!   `host:port`), `ini`, `yaml_inventory`, `toml_inventory`, `script`;
+//! - secrets: `vault`;
 //! - the model: `value` (typed values and their JSON form), `data` (groups and hosts),
-//!   `vars_files` (`group_vars`/`host_vars`), `precedence` (variable layers);
+//!   `vars_files` (`group_vars`/`host_vars`), `precedence` and `host_vars` (variable layers);
 //! - patterns: `fnmatch`, `pattern`;
-//! - output: `output` (`--list`, `--graph`), `json_out` and `pyrepr` (Python-exact text);
+//! - output: `output` (`--list` JSON, `--graph`), `output_docs` (`--list`/`--host` as YAML and
+//!   TOML), `json_out`, `yaml_out` and `yaml_style`, `toml_out` and `pyrepr` (Python-exact text),
+//!   `diagnostics` (warnings as printed);
 //! - `error`.
 
 #![deny(missing_docs)]
 
 mod address;
 mod data;
+mod diagnostics;
 mod document;
 mod error;
 mod fnmatch;
+mod host_vars;
 mod ini;
 mod json_out;
+mod options;
 mod output;
+mod output_docs;
 mod pattern;
+mod plugins;
 mod precedence;
+mod pyjson;
 mod pylexer;
 mod pyliteral;
 mod pyrepr;
@@ -55,29 +66,37 @@ mod ranges;
 mod script;
 mod shlex;
 mod sources;
+mod toml_inventory;
+mod toml_out;
 mod value;
 mod vars_files;
+mod vault;
 mod yaml;
 mod yaml_inventory;
+mod yaml_out;
 mod yaml_scalar;
+mod yaml_style;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+pub use diagnostics::{Warning, WarningKind};
 pub use error::Error;
 pub use json_out::to_ansible_json;
+pub use options::{LoadMode, LoadOptions, PlaybookDir};
+pub use output_docs::OutputFormat;
 pub use pattern::split_host_pattern;
 pub use precedence::{LayerSource, VarLayer};
 pub use pyliteral::{LiteralError, literal_eval};
 pub use ranges::expand_hostname_range;
 pub use serde_json::{Map, Value};
-pub use value::{UNSAFE_KEY, plain, unsafe_text};
+pub use value::{UNSAFE_KEY, VAULT_KEY, plain, unsafe_text};
+pub use vault::VaultSecrets;
 
-use data::{GroupId, HostId, InventoryData, LOCALHOST};
+use data::{HostId, InventoryData, LOCALHOST};
 use pattern::{Matcher, Target};
-use precedence::RawLayer;
-use value::{Node, OVars};
-use vars_files::{Entity, VarsStore};
+use vars_files::VarsStore;
 
 /// Variables of a host or group: a JSON object.
 pub type Vars = serde_json::Map<String, serde_json::Value>;
@@ -91,61 +110,84 @@ pub struct Selection {
     pub warnings: Vec<String>,
 }
 
+/// Plaintexts of vault values already decrypted (or why they could not be).
+type DecryptCache = Arc<Mutex<HashMap<String, Result<String, String>>>>;
+
 /// A loaded inventory: groups, hosts, inline variables and `group_vars`/`host_vars` files.
 #[derive(Debug, Clone)]
 pub struct Inventory {
     data: InventoryData,
     vars: VarsStore,
+    diagnostics: Vec<Warning>,
     warnings: Vec<String>,
-}
-
-/// What a host name given to the variable functions refers to.
-enum HostRef {
-    Host(HostId),
-    Implicit(String),
+    secrets: VaultSecrets,
+    decrypt_cache: DecryptCache,
+    explicit_playbook_dir: bool,
 }
 
 impl Inventory {
     /// Load sources in order like repeated `ansible-inventory -i A -i B`: each a file (INI,
-    /// YAML/JSON, executable script) or directory (or a comma-separated host list). Later
-    /// sources win on conflicting variables.
+    /// YAML/JSON, TOML, executable script) or directory, or a comma-separated host list. Later
+    /// sources win on conflicting variables. Strict: a source that cannot be parsed is an error;
+    /// the working directory is the playbook directory; no vault password. Same as
+    /// `load_with(sources, &LoadOptions::default())`.
     pub fn load<P: AsRef<Path>>(sources: &[P]) -> Result<Inventory, Error> {
-        let mut data = InventoryData::new();
+        Self::load_with(sources, &LoadOptions::default())
+    }
+
+    /// Load sources with [`LoadOptions`]: strict or lenient ([`LoadMode`]), `--playbook-dir`
+    /// ([`PlaybookDir`]), vault secrets ([`VaultSecrets`]) and the working directory. In
+    /// lenient mode the returned inventory carries Ansible's warnings for every source that
+    /// could not be parsed ([`Inventory::warnings_text`]); in strict mode the first such source
+    /// fails the load with an error that names it.
+    pub fn load_with<P: AsRef<Path>>(
+        sources: &[P],
+        options: &LoadOptions,
+    ) -> Result<Inventory, Error> {
+        let cwd = options.cwd();
+        let mut loader = sources::SourceLoader {
+            data: InventoryData::new(),
+            secrets: &options.vault,
+            strict: options.mode == LoadMode::Strict,
+            cwd: cwd.clone(),
+        };
+        for w in options.vault.warnings() {
+            loader.data.warn(w.clone());
+        }
         let mut dirs = Vec::new();
         let mut any_parsed = false;
         for s in sources {
-            let s = s.as_ref();
-            if sources::load_source(&mut data, s, 0)? {
-                any_parsed = true;
-            } else {
-                data.warn(format!(
-                    "Unable to parse {} as an inventory source",
-                    s.display()
-                ));
+            let raw = s.as_ref().to_string_lossy().into_owned();
+            if raw.is_empty() {
+                continue;
             }
-            if !sources::is_host_list(s) {
-                let dir = if s.is_dir() {
-                    s.to_path_buf()
-                } else {
-                    match s.parent() {
-                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                        _ => PathBuf::from("."),
-                    }
-                };
-                dirs.push(std::fs::canonicalize(&dir).unwrap_or(dir));
+            let source = if raw.contains(',') {
+                raw
+            } else {
+                sources::unfrack_path(Path::new(&raw), Some(&cwd))
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            any_parsed |= loader.parse_source(&source, 0)?;
+            if let Some(dir) = sources::vars_dir(&source, &cwd) {
+                dirs.push(dir);
             }
         }
-        if !any_parsed {
+        let mut data = loader.data;
+        if any_parsed {
+            data.reconcile().map_err(Error::Inventory)?;
+        } else {
             data.warn("No inventory was parsed, only implicit localhost is available");
         }
-        Self::finish(data, dirs)
+        Self::finish(data, dirs, options)
     }
 
     /// Parses INI inventory text (no `group_vars`/`host_vars`); errors name `<string>`.
     pub fn from_ini_str(text: &str) -> Result<Inventory, Error> {
         let mut data = InventoryData::new();
         ini::parse(&mut data, Path::new("<string>"), text.as_bytes())?;
-        Self::finish(data, Vec::new())
+        data.reconcile().map_err(Error::Inventory)?;
+        Self::finish(data, Vec::new(), &Self::string_options())
     }
 
     /// Parses YAML or JSON inventory text (no `group_vars`/`host_vars`); errors name `<string>`.
@@ -156,14 +198,31 @@ impl Inventory {
         for w in loaded.warnings {
             data.warn(w);
         }
-        match yaml_inventory::parse(&mut data, path, loaded.node.as_ref())? {
-            yaml_inventory::Outcome::Parsed => Self::finish(data, Vec::new()),
-            yaml_inventory::Outcome::Declined(e) => Err(e),
+        yaml_inventory::parse(&mut data, path, loaded.node.as_ref())?;
+        data.reconcile().map_err(Error::Inventory)?;
+        Self::finish(data, Vec::new(), &Self::string_options())
+    }
+
+    /// Parses a TOML inventory text (no `group_vars`/`host_vars`); errors name `<string>`.
+    pub fn from_toml_str(text: &str) -> Result<Inventory, Error> {
+        let mut data = InventoryData::new();
+        toml_inventory::parse(&mut data, Path::new("<string>"), text.as_bytes())?;
+        data.reconcile().map_err(Error::Inventory)?;
+        Self::finish(data, Vec::new(), &Self::string_options())
+    }
+
+    fn string_options() -> LoadOptions {
+        LoadOptions {
+            playbook_dir: PlaybookDir::None,
+            ..LoadOptions::default()
         }
     }
 
-    fn finish(mut data: InventoryData, dirs: Vec<PathBuf>) -> Result<Inventory, Error> {
-        data.reconcile().map_err(Error::Inventory)?;
+    fn finish(
+        data: InventoryData,
+        dirs: Vec<PathBuf>,
+        options: &LoadOptions,
+    ) -> Result<Inventory, Error> {
         let groups: Vec<String> = data.groups.iter().map(|g| g.name.clone()).collect();
         let mut hosts: Vec<String> = data.hosts.iter().map(|h| h.name.clone()).collect();
         for l in LOCALHOST {
@@ -171,70 +230,95 @@ impl Inventory {
                 hosts.push(l.to_string());
             }
         }
-        let mut file_warnings = Vec::new();
-        let vars = VarsStore::load(dirs, &groups, &hosts, &mut file_warnings);
-        for w in file_warnings {
-            data.warn(w);
-        }
+        let playbook = options.playbook_dir();
+        let vars = VarsStore::load(
+            dirs,
+            playbook.as_ref().map(|(d, _)| d.clone()),
+            &groups,
+            &hosts,
+            &options.vault,
+        );
         let mut inv = Inventory {
+            diagnostics: data.warnings.clone(),
             warnings: Vec::new(),
             data,
             vars,
+            secrets: options.vault.clone(),
+            decrypt_cache: Arc::default(),
+            explicit_playbook_dir: playbook.is_some_and(|(_, explicit)| explicit),
         };
-        inv.warnings = inv.data.warnings.clone();
-        inv.warn_reserved();
+        inv.warn_vars();
+        inv.warnings = inv.diagnostics.iter().map(|w| w.message.clone()).collect();
         Ok(inv)
     }
 
-    /// Adds "Found variable using reserved name" for variables that reach a host (Ansible warns
-    /// when it merges a host's variables).
-    fn warn_reserved(&mut self) {
-        let mut names: Vec<String> = Vec::new();
-        let mut note = |vars: &OVars| {
-            for (k, _) in vars.iter() {
-                if precedence::is_reserved(k) && !names.contains(k) {
-                    names.push(k.clone());
-                }
+    /// Adds the warnings Ansible prints while it computes each host's variables for `--list`
+    /// (hosts in `all` order): a `group_vars`/`host_vars` path that is not a directory, a vars
+    /// file's duplicate keys (when the file is first read), then "Found variable using reserved
+    /// name" for the host's variables, each with where the name was first written.
+    fn warn_vars(&mut self) {
+        let mut out: Vec<Warning> = Vec::new();
+        let mut push = |message: String| {
+            let w = Warning {
+                kind: WarningKind::Warning,
+                message,
+            };
+            if !out.contains(&w) {
+                out.push(w);
             }
         };
-        for (gid, g) in self.data.groups.iter().enumerate() {
-            if self.data.group_hosts(gid).is_empty() {
+        let mut read: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        for host in self.hosts() {
+            for (dir, entity, name) in self.vars_lookups(&host) {
+                if let Some(w) = self.vars.not_a_directory(&dir, entity) {
+                    push(w.to_string());
+                }
+                for f in self.vars.files(&dir, entity, &name) {
+                    if read.insert(f.path.clone()) {
+                        f.warnings.iter().for_each(|w| push(w.clone()));
+                    }
+                }
+            }
+            let Ok(vars) = self.merged_vars(&host) else {
                 continue;
-            }
-            note(&g.vars);
-            for dir in &self.vars.source_dirs {
-                for f in self.vars.files(dir, Entity::Group, &g.name) {
-                    if let Ok(v) = &f.vars {
-                        note(v);
-                    }
+            };
+            for (k, _) in vars.iter() {
+                if !precedence::is_reserved(k) {
+                    continue;
                 }
+                let context = match vars.origin(k) {
+                    Some(o) => diagnostics::source_context(&o.path, o.line, o.col),
+                    None => format!("Origin: <unknown>\n\n{k}"),
+                };
+                push(format!(
+                    "Found variable using reserved name {}.\n{context}",
+                    pyrepr::str_repr(k)
+                ));
             }
         }
-        for h in &self.data.hosts {
-            note(&h.vars);
-            for dir in &self.vars.source_dirs {
-                for f in self.vars.files(dir, Entity::Host, &h.name) {
-                    if let Ok(v) = &f.vars {
-                        note(v);
-                    }
-                }
-            }
-        }
-        for n in names {
-            let w = format!(
-                "Found variable using reserved name {}.",
-                pyrepr::str_repr(&n)
-            );
-            if !self.warnings.contains(&w) {
-                self.warnings.push(w);
+        for w in out {
+            if !self.diagnostics.contains(&w) {
+                self.diagnostics.push(w);
             }
         }
     }
 
-    /// Warnings Ansible would print while loading (unknown YAML group keys, invalid group
-    /// characters, duplicate YAML keys, ...), each once, in order.
+    /// The messages Ansible would print while loading (unknown YAML group keys, invalid group
+    /// characters, duplicate YAML keys, sources that could not be parsed, ...), each once, in
+    /// order, without the `[WARNING]: ` prefix. A message may span several lines.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The same messages with their kind (warning or deprecation).
+    pub fn diagnostics(&self) -> &[Warning] {
+        &self.diagnostics
+    }
+
+    /// Exactly what `ansible-inventory --list` prints on stderr for these sources
+    /// (`[WARNING]: ...`, `[DEPRECATION WARNING]: ...` lines and blocks).
+    pub fn warnings_text(&self) -> String {
+        diagnostics::render(&self.diagnostics)
     }
 
     /// All hosts in inventory order (what pattern `all` returns), not including implicit localhost.
@@ -291,153 +375,6 @@ impl Inventory {
         names
     }
 
-    fn resolve_host(&self, host: &str) -> Result<HostRef, Error> {
-        if let Some(h) = self.data.host_id(host) {
-            return Ok(HostRef::Host(h));
-        }
-        if LOCALHOST.contains(&host) {
-            return Ok(match self.data.localhost {
-                Some(h) => HostRef::Host(h),
-                None => HostRef::Implicit(host.to_string()),
-            });
-        }
-        Err(Error::UnknownHost(host.to_string()))
-    }
-
-    fn file_layers(
-        &self,
-        entity: Entity,
-        name: &str,
-        make: impl Fn(PathBuf) -> LayerSource,
-    ) -> Result<Vec<RawLayer>, Error> {
-        let mut out = Vec::new();
-        for dir in &self.vars.source_dirs {
-            for f in self.vars.files(dir, entity, name) {
-                out.push(RawLayer {
-                    source: make(f.path.clone()),
-                    vars: strip_internal(f.vars.clone()?),
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    fn raw_layers(&self, host: &str) -> Result<Vec<RawLayer>, Error> {
-        let all = self.data.all();
-        let (name, groups, host_vars) = match self.resolve_host(host)? {
-            HostRef::Host(h) => {
-                let groups: Vec<GroupId> = self
-                    .data
-                    .host_groups(h)
-                    .into_iter()
-                    .filter(|g| *g != all)
-                    .collect();
-                (
-                    self.data.hosts[h].name.clone(),
-                    groups,
-                    self.data.hosts[h].vars.clone(),
-                )
-            }
-            HostRef::Implicit(n) => {
-                let mut v = OVars::new();
-                v.insert("ansible_connection".into(), Node::str("local"));
-                (n, Vec::new(), v)
-            }
-        };
-        let sorted = precedence::sort_groups(&self.data, &groups);
-        let mut layers = vec![RawLayer {
-            source: LayerSource::InventoryGroup("all".into()),
-            vars: strip_internal(self.data.groups[all].vars.clone()),
-        }];
-        for g in &sorted {
-            let grp = &self.data.groups[*g];
-            layers.push(RawLayer {
-                source: LayerSource::InventoryGroup(grp.name.clone()),
-                vars: strip_internal(grp.vars.clone()),
-            });
-        }
-        layers.extend(self.file_layers(Entity::Group, "all", |path| {
-            LayerSource::GroupVarsFile {
-                group: "all".into(),
-                path,
-            }
-        })?);
-        for dir in &self.vars.source_dirs {
-            for g in &sorted {
-                let gname = &self.data.groups[*g].name;
-                for f in self.vars.files(dir, Entity::Group, gname) {
-                    layers.push(RawLayer {
-                        source: LayerSource::GroupVarsFile {
-                            group: gname.clone(),
-                            path: f.path.clone(),
-                        },
-                        vars: strip_internal(f.vars.clone()?),
-                    });
-                }
-            }
-        }
-        layers.push(RawLayer {
-            source: LayerSource::InventoryHost,
-            vars: strip_internal(host_vars),
-        });
-        layers.extend(
-            self.file_layers(Entity::Host, &name, |path| LayerSource::HostVarsFile {
-                path,
-            })?,
-        );
-        Ok(layers)
-    }
-
-    /// The layers merged into [`Inventory::host_vars`], lowest precedence first, each with where
-    /// it came from: `all` group, the host's other groups (sorted by depth, priority, name),
-    /// `group_vars/all` files, `group_vars/<group>` files (source by source), the host's inline
-    /// vars, `host_vars` files. Unsafe strings are kept as `{"__ansible_unsafe": ...}`;
-    /// Ansible's internal names are removed. The implicit localhost (`localhost`, `127.0.0.1`,
-    /// `::1` when not in the inventory) has the inline var `ansible_connection: local`.
-    pub fn var_layers(&self, host: &str) -> Result<Vec<VarLayer>, Error> {
-        Ok(self
-            .raw_layers(host)?
-            .iter()
-            .map(RawLayer::public)
-            .collect())
-    }
-
-    /// The merged variables with their Python types and order (for `--graph --vars`).
-    fn merged_vars(&self, host: &str) -> Result<OVars, Error> {
-        Ok(precedence::merge_layers(&self.raw_layers(host)?))
-    }
-
-    /// The host's fully merged vars exactly as `ansible-inventory --host H` prints them
-    /// (unsafe strings as plain strings).
-    pub fn host_vars(&self, host: &str) -> Result<Vars, Error> {
-        Ok(self.merged_vars(host)?.to_json(false))
-    }
-
-    /// Like [`Inventory::host_vars`], but strings Ansible must not template (`!unsafe`) stay
-    /// wrapped as `{"__ansible_unsafe": "..."}`, as `--list` prints them.
-    pub fn host_vars_with_unsafe(&self, host: &str) -> Result<Vars, Error> {
-        Ok(self.merged_vars(host)?.to_json(true))
-    }
-
-    /// A group's own variables as `--graph --vars` shows them: inventory vars, then its
-    /// `group_vars` files, plus `ansible_group_priority` when not 1.
-    fn group_vars(&self, g: GroupId) -> Result<OVars, Error> {
-        let grp = &self.data.groups[g];
-        let mut vars = grp.vars.clone();
-        for layer in self.file_layers(Entity::Group, &grp.name, |path| {
-            LayerSource::HostVarsFile { path }
-        })? {
-            vars.extend(&layer.vars);
-        }
-        if grp.priority != 1 {
-            vars.insert(
-                "ansible_group_priority".into(),
-                Node::new(value::Kind::Int(grp.priority.into())),
-            );
-        }
-        Ok(strip_internal(vars))
-    }
-
     fn evaluate(
         &self,
         pattern: &str,
@@ -487,17 +424,21 @@ impl Inventory {
     /// Exactly `ansible-inventory --list [--limit L]` as a JSON value (including 2.19's
     /// `_meta.profile`); print it with [`to_ansible_json`].
     pub fn list_json(&self, limit: Option<&str>) -> Result<Value, Error> {
+        self.list_json_with(limit, false)
+    }
+
+    /// `ansible-inventory --list [--limit L] [--export]` as a JSON value: with `export`, groups
+    /// carry their own `vars` and hosts only their own variables (inline and `host_vars`).
+    pub fn list_json_with(&self, limit: Option<&str>, export: bool) -> Result<Value, Error> {
         let sel = self.select_limited("all", limit)?;
-        output::list_json(self, &sel.hosts)
+        Ok(value::to_json(
+            &output::list_doc(self, &sel.hosts, export)?,
+            true,
+        ))
     }
 
     /// Exactly `ansible-inventory --graph [GROUP] [--vars]` text, with the trailing newline.
     pub fn graph(&self, group: Option<&str>, with_vars: bool) -> Result<String, Error> {
         output::graph(self, group, with_vars)
     }
-}
-
-fn strip_internal(mut vars: OVars) -> OVars {
-    vars.retain(|k| !precedence::is_internal(k));
-    vars
 }

@@ -8,71 +8,104 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
-
-use crate::data::{GroupId, InventoryData};
+use crate::data::GroupId;
 use crate::pyrepr::py_str;
-use crate::value::OVars;
+use crate::value::{Kind, Node, OVars};
 use crate::{Error, Inventory};
 
-/// Builds the `--list` document for the selected hosts (`available`, in selection order).
-pub fn list_json(inv: &Inventory, available: &[String]) -> Result<Value, Error> {
+fn str_node(s: &str) -> Node {
+    Node::str(s)
+}
+
+fn vars_node(vars: &OVars) -> Node {
+    Node::new(Kind::Map(
+        vars.iter().map(|(k, v)| (str_node(k), v.clone())).collect(),
+    ))
+}
+
+/// Builds the `--list [--export]` document for the selected hosts (`available`, in selection
+/// order), with the values' Python types (printed by [`crate::json_out::node_to_ansible_json`]).
+pub fn list_doc(inv: &Inventory, available: &[String], export: bool) -> Result<Node, Error> {
     let data = &inv.data;
     let avail: HashSet<&str> = available.iter().map(String::as_str).collect();
-    let mut results = Map::new();
+    let mut results = Vec::new();
     let mut seen: HashSet<GroupId> = HashSet::new();
-    format_group(data, data.all(), &avail, &mut seen, &mut results);
-    let mut hostvars = Map::new();
+    let mut ctx = ListCtx {
+        inv,
+        avail: &avail,
+        export,
+        seen: &mut seen,
+    };
+    format_group(&mut ctx, data.all(), &mut results)?;
+    let mut hostvars = Vec::new();
     for h in available {
-        let vars = inv.host_vars_with_unsafe(h)?;
-        if !vars.is_empty() {
-            hostvars.insert(h.clone(), Value::Object(vars));
+        let vars = if export {
+            inv.export_vars(h)?
+        } else {
+            inv.merged_vars(h)?
+        };
+        if vars.iter().next().is_some() {
+            hostvars.push((str_node(h), vars_node(&vars)));
         }
     }
-    let mut meta = Map::new();
-    meta.insert("hostvars".into(), Value::Object(hostvars));
-    meta.insert("profile".into(), Value::String("inventory_legacy".into()));
-    results.insert("_meta".into(), Value::Object(meta));
-    Ok(Value::Object(results))
+    let meta = vec![
+        (str_node("hostvars"), Node::new(Kind::Map(hostvars))),
+        (str_node("profile"), str_node("inventory_legacy")),
+    ];
+    results.push((str_node("_meta"), Node::new(Kind::Map(meta))));
+    Ok(Node::new(Kind::Map(results)))
+}
+
+struct ListCtx<'a> {
+    inv: &'a Inventory,
+    avail: &'a HashSet<&'a str>,
+    export: bool,
+    seen: &'a mut HashSet<GroupId>,
 }
 
 fn format_group(
-    data: &InventoryData,
+    ctx: &mut ListCtx<'_>,
     g: GroupId,
-    avail: &HashSet<&str>,
-    seen: &mut HashSet<GroupId>,
-    results: &mut Map<String, Value>,
-) {
+    results: &mut Vec<(Node, Node)>,
+) -> Result<(), Error> {
+    let data = &ctx.inv.data;
     let group = &data.groups[g];
-    let mut entry = Map::new();
+    let mut entry = Vec::new();
     if g != data.all() {
-        let hosts: Vec<Value> = group
+        let hosts: Vec<Node> = group
             .hosts
             .iter()
             .map(|h| data.hosts[*h].name.as_str())
-            .filter(|n| avail.contains(n))
-            .map(|n| Value::String(n.to_string()))
+            .filter(|n| ctx.avail.contains(n))
+            .map(str_node)
             .collect();
         if !hosts.is_empty() {
-            entry.insert("hosts".into(), Value::Array(hosts));
+            entry.push((str_node("hosts"), Node::new(Kind::Seq(hosts))));
         }
     }
     let mut children = Vec::new();
-    let mut nested = Map::new();
+    let mut nested = Vec::new();
     for c in &group.children {
-        children.push(Value::String(data.groups[*c].name.clone()));
-        if !seen.contains(c) {
-            format_group(data, *c, avail, seen, &mut nested);
-            seen.insert(*c);
+        children.push(str_node(&data.groups[*c].name));
+        if !ctx.seen.contains(c) {
+            format_group(ctx, *c, &mut nested)?;
+            ctx.seen.insert(*c);
         }
     }
     if !children.is_empty() {
-        entry.insert("children".into(), Value::Array(children));
+        entry.push((str_node("children"), Node::new(Kind::Seq(children))));
+    }
+    if ctx.export {
+        let vars = ctx.inv.group_vars(g)?;
+        if vars.iter().next().is_some() {
+            entry.push((str_node("vars"), vars_node(&vars)));
+        }
     }
     if !entry.is_empty() {
-        results.insert(group.name.clone(), Value::Object(entry));
+        results.push((str_node(&group.name), Node::new(Kind::Map(entry))));
     }
     results.extend(nested);
+    Ok(())
 }
 
 fn graph_name(name: &str, depth: usize) -> String {
@@ -109,12 +142,12 @@ fn graph_group(
             let name = &data.hosts[*h].name;
             out.push(graph_name(name, depth + 1));
             if with_vars {
-                show_vars(&inv.merged_vars(name)?, depth + 2, out);
+                show_vars(&inv.decrypted(inv.merged_vars(name)?)?, depth + 2, out);
             }
         }
     }
     if with_vars {
-        show_vars(&inv.group_vars(g)?, depth + 1, out);
+        show_vars(&inv.decrypted(inv.group_vars(g)?)?, depth + 1, out);
     }
     Ok(())
 }

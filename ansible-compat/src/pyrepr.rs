@@ -52,6 +52,7 @@ pub fn float_repr(x: f64) -> String {
 pub fn py_str(v: &Node) -> String {
     match &v.kind {
         Kind::Str(s) | Kind::Unsafe(s) => s.clone(),
+        Kind::Vault(v) => v.ciphertext.clone(),
         Kind::Timestamp(t) => t.text(),
         _ => py_repr(v),
     }
@@ -75,7 +76,8 @@ fn write_items<'a>(items: impl Iterator<Item = &'a Node>, out: &mut String) {
 
 fn write_repr(v: &Node, out: &mut String) {
     match &v.kind {
-        Kind::Null | Kind::Vault => out.push_str("None"),
+        Kind::Null => out.push_str("None"),
+        Kind::Vault(v) => out.push_str(&str_repr(&v.ciphertext)),
         Kind::Bool(true) => out.push_str("True"),
         Kind::Bool(false) => out.push_str("False"),
         Kind::Int(i) => out.push_str(&i.to_string()),
@@ -144,6 +146,32 @@ pub fn str_repr(s: &str) -> String {
             c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr()` of a `bytes` value (`b'ok\\n'`).
+pub fn bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = format!("b{quote}");
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b if char::from(b) == quote => {
+                out.push('\\');
+                out.push(quote);
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            b => out.push_str(&format!("\\x{b:02x}")),
         }
     }
     out.push(quote);

@@ -11,7 +11,8 @@ use crate::data::InventoryData;
 use crate::error::Error;
 use crate::value::{Kind, Node, key_string};
 
-fn run(path: &Path, args: &[&str]) -> Result<String, Error> {
+/// Runs the script; its standard output, and the help text naming its standard error.
+fn run(path: &Path, args: &[&str]) -> Result<(String, String), Error> {
     let err = |m: String| Error::Script {
         path: path.to_path_buf(),
         message: m,
@@ -43,18 +44,36 @@ fn run(path: &Path, args: &[&str]) -> Result<String, Error> {
             "Inventory script returned non-zero exit code {code}.{help}"
         )));
     }
-    String::from_utf8(out.stdout)
-        .map_err(|_| err(format!("Inventory script result contained characters that cannot be interpreted as UTF-8.{help}")))
+    let stdout = String::from_utf8(out.stdout)
+        .map_err(|_| err(format!("Inventory script result contained characters that cannot be interpreted as UTF-8.{help}")))?;
+    Ok((stdout, help))
 }
 
-fn parse_json(text: &str, path: &Path, what: &str) -> Result<Node, Error> {
-    match crate::document::load_json(text) {
-        Some(node) => Ok(node),
-        None => Err(Error::Script {
-            path: path.to_path_buf(),
-            message: format!("{what} could not be parsed as JSON."),
-        }),
+/// A deprecation of the script plugin as ansible-core 2.19 words it.
+fn deprecation(msg: &str, path: &Path) -> String {
+    format!(
+        "{msg} This feature will be removed from inventory plugin 'script' in ansible-core version 2.23.\nOrigin: <inventory script output from {}>",
+        crate::pyrepr::str_repr(&path.display().to_string())
+    )
+}
+
+/// Parses script output; the error is ansible-core's, with Python's JSON message.
+fn parse_json(text: &str, path: &Path, what: &str, help: &str) -> Result<Node, Error> {
+    if let Some(node) = crate::document::load_json(text) {
+        return Ok(node);
     }
+    let detail = crate::pyjson::decode_error(text).unwrap_or_else(|| "invalid JSON".into());
+    let message = if what.is_empty() {
+        format!(
+            "Unable to get JSON decoder for inventory script result: Value could not be parsed as JSON: {detail}{help}"
+        )
+    } else {
+        format!("{what} could not be parsed as JSON: {detail}{help}")
+    };
+    Err(Error::Script {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 /// Runs the executable at `path` and adds what it prints to `inv`.
@@ -63,8 +82,8 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
         path: path.to_path_buf(),
         message: m,
     };
-    let out = run(path, &["--list"])?;
-    let root = parse_json(&out, path, "Inventory script result")?;
+    let (out, help) = run(path, &["--list"])?;
+    let root = parse_json(&out, path, "", &help)?;
     let Kind::Map(groups) = &root.kind else {
         return Err(serr(format!(
             "Unable to get JSON decoder for inventory script result: Value is '{}' instead of 'dict'.",
@@ -103,16 +122,20 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
                 m.iter().map(|(k, v)| (key_string(k), v.clone())).collect()
             }
             Kind::Map(_) => {
-                inv.warn(format!(
-                    "Treating malformed group '{gname}' as the sole host of that group. Variables provided in this manner cannot be templated."
+                inv.deprecate(deprecation(
+                    &format!("Treating malformed group '{gname}' as the sole host of that group. Variables provided in this manner cannot be templated."),
+                    path,
                 ));
                 let host = Node::new(Kind::Seq(vec![Node::new(Kind::Str(gname.clone()))]));
                 vec![("hosts".into(), host), ("vars".into(), data.clone())]
             }
             _ => {
-                inv.warn(format!(
-                    "Group '{gname}' was converted to 'dict' from '{}'.",
-                    data.type_name()
+                inv.deprecate(deprecation(
+                    &format!(
+                        "Group '{gname}' was converted to 'dict' from '{}'.",
+                        data.type_name()
+                    ),
+                    path,
                 ));
                 vec![("hosts".into(), data.clone())]
             }
@@ -146,8 +169,9 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
                 )));
             };
             for (k, val) in vars {
-                val.check_vault(path)?;
-                inv.set_variable(&gname, &key_string(k), val.clone())
+                let mut val = val.clone();
+                crate::document::set_vault_path(&mut val, path);
+                inv.set_variable(&gname, &key_string(k), val)
                     .map_err(serr)?;
             }
         }
@@ -165,9 +189,10 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
         }
     }
     if meta_hostvars.is_none() {
-        inv.warn(
+        inv.deprecate(deprecation(
             "Inventory scripts should always provide 'meta.hostvars'. Host variables will be collected by running the inventory script with the '--host' option for each host.",
-        );
+            path,
+        ));
     }
     for host in &hosts {
         let got: Node = match meta_hostvars {
@@ -177,7 +202,7 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| Node::new(Kind::Map(Vec::new()))),
             None => {
-                let out = run(path, &["--host", host])?;
+                let (out, help) = run(path, &["--host", host])?;
                 if out.trim().is_empty() {
                     Node::new(Kind::Map(Vec::new()))
                 } else {
@@ -185,6 +210,7 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
                         &out,
                         path,
                         &format!("Inventory script result for host '{host}'"),
+                        &help,
                     )?
                 }
             }
@@ -197,9 +223,9 @@ pub fn parse(inv: &mut InventoryData, path: &Path) -> Result<(), Error> {
         };
         inv.add_host(host, None, None).map_err(serr)?;
         for (k, v) in vars {
-            v.check_vault(path)?;
-            inv.set_variable(host, &key_string(k), v.clone())
-                .map_err(serr)?;
+            let mut v = v.clone();
+            crate::document::set_vault_path(&mut v, path);
+            inv.set_variable(host, &key_string(k), v).map_err(serr)?;
         }
     }
     Ok(())

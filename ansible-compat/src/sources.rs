@@ -1,26 +1,26 @@
-//! Inventory sources: files, directories and host lists, and which format reads each file.
+//! Inventory sources as ansible-core's `InventoryManager.parse_sources` walks them.
 //!
-//! A directory is read in byte-wise name order, skipping hidden entries, `group_vars`,
-//! `host_vars`, `vars_plugins` and names ending in `.pyc .pyo .swp .bak ~ .rpm .md .txt .rst
-//! .orig .cfg .retry`, recursing into subdirectories. A file is offered, in Ansible's order, to
-//! the script reader (if executable), the YAML reader (no extension, `.yml`, `.yaml`, `.json`)
-//! and the INI reader (anything but `.toml`); the first that succeeds wins. A path that does not
-//! exist but contains a comma is a host list (`a,b,c`).
+//! A source that contains a comma is used as given; any other is made absolute like Ansible's
+//! `unfrackpath` (`$VAR` and `~` expanded, joined to the working directory, normalised, links
+//! not resolved), so `-i inv.sh` runs `./inv.sh`. A directory is read in byte-wise name order,
+//! skipping hidden entries, `group_vars`, `host_vars`, `vars_plugins` and names ending in `.pyc
+//! .pyo .swp .bak ~ .rpm .md .txt .rst .orig .cfg .retry`, recursing into subdirectories; every
+//! other path goes to the inventory plugins ([`crate::plugins`]).
+//!
+//! A source no plugin could parse is an error in strict mode. In lenient mode (Ansible's default
+//! configuration) it produces Ansible's warnings: each plugin's failure, then `Unable to parse
+//! SOURCE as an inventory source`; what the failed plugins had already added stays.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-use crate::address::parse_address;
 use crate::data::InventoryData;
-use crate::document;
 use crate::error::Error;
-use crate::vars_files::splitext_ext;
-use crate::{ini, script, yaml_inventory};
+use crate::plugins::{self, Unparsed};
+use crate::vault::VaultSecrets;
 
 const IGNORED_EXTS: [&str; 12] = [
     ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
 ];
-const YAML_EXTS: [&str; 3] = [".yml", ".yaml", ".json"];
 
 /// Whether a directory entry is skipped when a directory is an inventory source.
 pub fn is_ignored(name: &str) -> bool {
@@ -29,172 +29,179 @@ pub fn is_ignored(name: &str) -> bool {
         || IGNORED_EXTS.iter().any(|e| name.ends_with(e))
 }
 
-/// Whether a path is a host list rather than a file (`host_list` plugin).
-pub fn is_host_list(source: &Path) -> bool {
-    !source.exists() && source.to_string_lossy().contains(',')
+/// Whether a source is a host list rather than a path (`host_list` plugin's `verify_file`);
+/// `path` is the source resolved against the working directory.
+pub fn is_host_list(source: &str, path: &Path) -> bool {
+    source.contains(',') && !path.exists()
 }
 
-/// Adds one `-i` source to `inv`; `false` when it was a directory without any inventory file
-/// (Ansible then warns "Unable to parse ... as an inventory source").
-pub fn load_source(inv: &mut InventoryData, source: &Path, depth: usize) -> Result<bool, Error> {
-    if is_host_list(source) {
-        load_host_list(inv, &source.to_string_lossy()).map_err(Error::Inventory)?;
-        return Ok(true);
+/// A source as a path: relative ones (only sources with a comma stay relative) against `cwd`.
+pub fn resolve(source: &str, cwd: &Path) -> PathBuf {
+    let p = Path::new(source);
+    if p.is_relative() {
+        cwd.join(p)
+    } else {
+        p.to_path_buf()
     }
-    let meta = std::fs::metadata(source).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::SourceNotFound {
-            path: source.to_path_buf(),
-        },
-        _ => Error::io(source, e),
-    })?;
-    if meta.is_dir() {
-        if depth > 32 {
-            return Ok(false);
-        }
-        let mut entries: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(source)
-            .map_err(|e| Error::io(source, e))?
-            .filter_map(Result::ok)
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-            .collect();
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut parsed = false;
-        for (name, path) in entries {
-            if !is_ignored(&name) {
-                parsed |= load_source(inv, &path, depth + 1)?;
+}
+
+/// Python's `os.path.expandvars`: `$NAME` and `${NAME}` replaced when the variable is set.
+fn expand_vars(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = if let Some(body) = after.strip_prefix('{') {
+            match body.find('}') {
+                Some(end) => (&body[..end], end + 2),
+                None => ("", 0),
             }
-        }
-        return Ok(parsed);
-    }
-    load_file(inv, source, meta.permissions().mode() & 0o111 != 0)?;
-    Ok(true)
-}
-
-fn load_host_list(inv: &mut InventoryData, list: &str) -> Result<(), String> {
-    for h in list.split(',') {
-        let h = h.trim();
-        if h.is_empty() {
-            continue;
-        }
-        let (host, port) = match parse_address(h) {
-            Ok((host, port)) if !host.contains('[') => (host, port),
-            _ => (h.to_string(), None),
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
         };
-        if inv.host_id(&host).is_none() {
-            inv.add_host(&host, Some("ungrouped"), port)?;
+        match std::env::var(name) {
+            Ok(v) if !name.is_empty() => {
+                out.push_str(&v);
+                rest = &after[len..];
+            }
+            _ => {
+                out.push('$');
+                rest = after;
+            }
         }
     }
-    Ok(())
+    out.push_str(rest);
+    out
 }
 
-/// Tries the readers on one file, each on a scratch copy so a failed attempt leaves no trace.
-fn load_file(inv: &mut InventoryData, path: &Path, executable: bool) -> Result<(), Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = splitext_ext(&name).to_string();
-    let mut failures: Vec<Error> = Vec::new();
+/// Python's `os.path.expanduser` for `~` and `~/...` (other users' `~name` are left alone).
+fn expand_user(s: &str) -> String {
+    if (s == "~" || s.starts_with("~/"))
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return format!("{}{}", home.to_string_lossy(), &s[1..]);
+    }
+    s.to_string()
+}
 
-    if executable {
-        let mut scratch = inv.clone();
-        match script::parse(&mut scratch, path) {
-            Ok(()) => {
-                *inv = scratch;
-                return Ok(());
-            }
-            Err(e) => failures.push(e),
+/// Python's `os.path.normpath` (POSIX): `.` and repeated separators removed, `..` folded.
+fn normpath(p: &Path) -> PathBuf {
+    let text = p.to_string_lossy();
+    let double_root = text.starts_with("//") && !text.starts_with("///");
+    let mut parts: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match parts.last() {
+                Some(Component::Normal(_)) => {
+                    parts.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => parts.push(c),
+            },
+            other => parts.push(other),
         }
     }
+    let mut out: PathBuf = parts.iter().collect();
+    if double_root {
+        out = PathBuf::from(format!("/{}", out.display()));
+    }
+    if out.as_os_str().is_empty() {
+        out = PathBuf::from(".");
+    }
+    out
+}
 
-    let yaml_ext = ext.is_empty() || YAML_EXTS.contains(&ext.as_str());
-    let mut yaml_was_mapping = false;
-    if yaml_ext {
-        if document::is_vault_data(&bytes) {
-            return Err(Error::Vault {
-                path: path.to_path_buf(),
-                line: Some(1),
-                what: "the whole file".into(),
-            });
-        }
-        match document::load_bytes(&bytes, path) {
-            Ok(loaded) => {
-                yaml_was_mapping = matches!(
-                    loaded.node.as_ref().map(|n| &n.kind),
-                    Some(crate::value::Kind::Map(_))
-                );
-                let mut scratch = inv.clone();
-                match yaml_inventory::parse(&mut scratch, path, loaded.node.as_ref()) {
-                    Ok(yaml_inventory::Outcome::Parsed) => {
-                        for w in loaded.warnings {
-                            scratch.warn(w);
-                        }
-                        *inv = scratch;
-                        return Ok(());
-                    }
-                    Ok(yaml_inventory::Outcome::Declined(e)) => failures.push(e),
-                    Err(e @ (Error::PluginConfig { .. } | Error::Vault { .. })) => return Err(e),
-                    Err(e) => failures.push(e),
+/// ansible-core's `unfrackpath(path, follow=False, basedir)`: `$VAR` and `~` expanded, made
+/// absolute against `basedir` (default: the current directory), normalised.
+pub fn unfrack_path(path: &Path, basedir: Option<&Path>) -> PathBuf {
+    let expanded = PathBuf::from(expand_user(&expand_vars(&path.to_string_lossy())));
+    let full = if expanded.is_absolute() {
+        expanded
+    } else {
+        let base = match basedir {
+            Some(b) => b.to_path_buf(),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        };
+        base.join(expanded)
+    };
+    normpath(&full)
+}
+
+/// Loads sources into one inventory.
+pub struct SourceLoader<'a> {
+    /// The inventory being built.
+    pub data: InventoryData,
+    /// Secrets for whole-file vaults.
+    pub secrets: &'a VaultSecrets,
+    /// Fail on the first source that cannot be parsed instead of warning.
+    pub strict: bool,
+    /// The working directory (for sources that stay relative: those with a comma).
+    pub cwd: PathBuf,
+}
+
+impl SourceLoader<'_> {
+    /// `InventoryManager.parse_source`: whether anything in `source` was parsed.
+    pub fn parse_source(&mut self, source: &str, depth: usize) -> Result<bool, Error> {
+        let resolved = resolve(source, &self.cwd);
+        let path = resolved.as_path();
+        let mut parsed = false;
+        let mut unparsed = Unparsed::default();
+        if path.is_dir() {
+            if depth > 32 {
+                return Ok(false);
+            }
+            let mut entries: Vec<(String, PathBuf)> = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .filter_map(Result::ok)
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for (name, full) in entries {
+                if !is_ignored(&name) {
+                    parsed |= self.parse_source(&full.to_string_lossy(), depth + 1)?;
                 }
             }
-            Err(e @ Error::Vault { .. }) => return Err(e),
-            Err(e) => failures.push(e),
+        } else {
+            match plugins::parse_file(&mut self.data, source, path, self.secrets) {
+                Ok(()) => parsed = true,
+                Err(u) => unparsed = u,
+            }
         }
-    }
-
-    if ext == ".toml" {
-        return Err(Error::parse(
-            path,
-            None,
-            "TOML inventories are not supported",
-        ));
-    }
-    if document::is_vault_data(&bytes) {
-        return Err(Error::Vault {
-            path: path.to_path_buf(),
-            line: Some(1),
-            what: "the whole file".into(),
-        });
-    }
-    let mut scratch = inv.clone();
-    match ini::parse(&mut scratch, path, &bytes) {
-        Ok(()) => {
-            *inv = scratch;
-            Ok(())
+        if !parsed {
+            if self.strict {
+                return Err(plugins::most_relevant(path, unparsed));
+            }
+            for f in &unparsed.failures {
+                self.data.warn(f.render(source));
+            }
+            self.data
+                .warn(format!("Unable to parse {source} as an inventory source"));
         }
-        Err(ini_err) => {
-            // Report the reader the file was most likely meant for.
-            let looks_like_script = bytes.starts_with(b"#!");
-            let pick = if executable && looks_like_script {
-                failures.into_iter().next()
-            } else if yaml_ext
-                && (!ext.is_empty() || yaml_was_mapping || looks_like_yaml(&ini_err, &bytes))
-            {
-                failures
-                    .into_iter()
-                    .find(|e| !matches!(e, Error::Script { .. }))
-            } else {
-                None
-            };
-            Err(pick.unwrap_or(ini_err))
-        }
+        Ok(parsed)
     }
 }
 
-/// Whether the INI reader's complaint suggests the file was YAML after all: it choked on the
-/// very first line with a YAML-looking key or document marker.
-fn looks_like_yaml(ini_err: &Error, bytes: &[u8]) -> bool {
-    let msg = ini_err.to_string();
-    let yamlish = msg.contains("ending in ':' is not allowed")
-        || msg.contains("normally a sign this is a YAML file");
-    let first = String::from_utf8_lossy(bytes)
-        .lines()
-        .position(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with('#') && !t.starts_with(';')
-        })
-        .map(|i| i + 1);
-    yamlish && ini_err.line() == first
+/// The directory whose `group_vars/`/`host_vars/` belong to a source (`None` for host lists).
+pub fn vars_dir(source: &str, cwd: &Path) -> Option<PathBuf> {
+    let resolved = resolve(source, cwd);
+    if is_host_list(source, &resolved) {
+        return None;
+    }
+    let s = resolved.as_path();
+    let dir = if s.is_dir() {
+        s.to_path_buf()
+    } else {
+        match s.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    Some(std::fs::canonicalize(&dir).unwrap_or(dir))
 }
 
 #[cfg(test)]
@@ -220,5 +227,27 @@ mod tests {
         for n in ["hosts", "a.ini", "b.yml", "c.json", "script.py", "vars"] {
             assert!(!is_ignored(n), "{n}");
         }
+    }
+
+    #[test]
+    fn unfrack_like_ansible() {
+        let base = Path::new("/work/dir");
+        assert_eq!(
+            unfrack_path(Path::new("inv.sh"), Some(base)),
+            Path::new("/work/dir/inv.sh")
+        );
+        assert_eq!(
+            unfrack_path(Path::new("./a/../b//c/."), Some(base)),
+            Path::new("/work/dir/b/c")
+        );
+        assert_eq!(
+            unfrack_path(Path::new("/x/../.."), Some(base)),
+            Path::new("/")
+        );
+        assert_eq!(
+            unfrack_path(Path::new("$ANSIBLE_COMPAT_UNSET_VAR/x"), Some(base)),
+            Path::new("/work/dir/$ANSIBLE_COMPAT_UNSET_VAR/x")
+        );
+        assert_eq!(normpath(Path::new("//a//b")), Path::new("//a/b"));
     }
 }

@@ -8,15 +8,27 @@
 //! [`plain`] turns those back into ordinary strings (as `--host` prints them).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::error::Error;
 use crate::pyrepr::{float_repr, py_str};
 
 /// Key of the one-key object that marks an unsafe (never templated) string.
 pub const UNSAFE_KEY: &str = "__ansible_unsafe";
+/// Key of the one-key object that holds a vault-encrypted value's ciphertext.
+pub const VAULT_KEY: &str = "__ansible_vault";
+
+/// A vault-encrypted value (`!vault` in YAML, `{"__ansible_vault": ...}` in JSON): the
+/// ciphertext as written, and the file it came from. It is decrypted only when a plain value is
+/// needed, as in Ansible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultText {
+    /// The vault text (`$ANSIBLE_VAULT;1.1;AES256` and the hex lines).
+    pub ciphertext: String,
+    /// The file that holds it, when known.
+    pub path: Option<PathBuf>,
+}
 
 /// A date or date-time from a YAML timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +108,31 @@ impl Timestamp {
 }
 
 /// A loaded value with the 1-based line where it starts (0 when unknown).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `id` stands for Python's object identity of a list or dict: a clone is the same Python
+/// object (ansible-core shares group variable values between the hosts it merges them into), a
+/// value stored by a new `set_variable` call gets fresh identities ([`Node::fresh_ids`]). The
+/// YAML output writes a collection met twice as an anchor and aliases, as PyYAML does. 0 means
+/// "never aliased". Equality ignores it.
+#[derive(Debug, Clone)]
 pub struct Node {
     /// The typed content.
     pub kind: Kind,
     /// 1-based line of the node, 0 if unknown (JSON documents, INI values).
     pub line: usize,
+    /// Identity of a collection for YAML anchors (0: none).
+    pub id: u64,
+    /// 1-based column of a YAML scalar (0 if unknown), for messages that point at a key.
+    pub col: usize,
 }
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.kind == other.kind && self.line == other.line
+    }
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The content of a [`Node`], with the types Python would have.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,8 +151,8 @@ pub enum Kind {
     Unsafe(String),
     /// A YAML timestamp (`datetime.date` / `datetime.datetime`).
     Timestamp(Timestamp),
-    /// A vault-encrypted value (`!vault`); never decrypted, refused when stored.
-    Vault,
+    /// A vault-encrypted string (`!vault`), decrypted on demand.
+    Vault(Box<VaultText>),
     /// `list` (also tuples).
     Seq(Vec<Node>),
     /// `set` (YAML `!!set`); a list in JSON.
@@ -134,7 +164,28 @@ pub enum Kind {
 impl Node {
     /// A node without a known line.
     pub fn new(kind: Kind) -> Node {
-        Node { kind, line: 0 }
+        Node::at(kind, 0)
+    }
+
+    /// A node at a 1-based line.
+    pub fn at(kind: Kind, line: usize) -> Node {
+        Node {
+            kind,
+            line,
+            id: 0,
+            col: 0,
+        }
+    }
+
+    /// Gives this collection and every collection inside it a new identity (a new Python
+    /// object, as each `set_variable` call and each loaded vars file makes).
+    pub fn fresh_ids(&mut self) {
+        match &mut self.kind {
+            Kind::Seq(items) | Kind::Set(items) => items.iter_mut().for_each(Node::fresh_ids),
+            Kind::Map(pairs) => pairs.iter_mut().for_each(|(_, v)| v.fresh_ids()),
+            _ => return,
+        }
+        self.id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A plain string node.
@@ -158,7 +209,7 @@ impl Node {
             Kind::Int(i) => *i != 0,
             Kind::Float(f) => *f != 0.0,
             Kind::Str(s) | Kind::Unsafe(s) => !s.is_empty(),
-            Kind::Timestamp(_) | Kind::Vault => true,
+            Kind::Timestamp(_) | Kind::Vault(_) => true,
             Kind::Seq(v) | Kind::Set(v) => !v.is_empty(),
             Kind::Map(v) => !v.is_empty(),
         }
@@ -174,7 +225,7 @@ impl Node {
             Kind::Str(_) | Kind::Unsafe(_) => "str",
             Kind::Timestamp(t) if t.time.is_some() => "datetime",
             Kind::Timestamp(_) => "date",
-            Kind::Vault => "EncryptedString",
+            Kind::Vault(_) => "EncryptedString",
             Kind::Seq(_) => "list",
             Kind::Set(_) => "set",
             Kind::Map(_) => "dict",
@@ -187,7 +238,7 @@ impl Node {
         match self.kind {
             Kind::Null => "<class 'NoneType'>".into(),
             Kind::Bool(_) => "<class 'bool'>".into(),
-            Kind::Vault => "<class 'ansible.parsing.vault.EncryptedString'>".into(),
+            Kind::Vault(_) => "<class 'ansible.parsing.vault.EncryptedString'>".into(),
             _ => {
                 let t = match self.kind {
                     Kind::Timestamp(t) if t.time.is_some() => "DateTime".to_string(),
@@ -198,24 +249,6 @@ impl Node {
                 };
                 format!("<class 'ansible.module_utils._internal._datatag._AnsibleTagged{t}'>")
             }
-        }
-    }
-
-    /// Fails if a vault-encrypted value is anywhere inside.
-    pub fn check_vault(&self, path: &Path) -> Result<(), Error> {
-        match &self.kind {
-            Kind::Vault => Err(Error::Vault {
-                path: path.to_path_buf(),
-                line: (self.line > 0).then_some(self.line),
-                what: "the value tagged !vault".into(),
-            }),
-            Kind::Seq(items) | Kind::Set(items) => {
-                items.iter().try_for_each(|n| n.check_vault(path))
-            }
-            Kind::Map(pairs) => pairs
-                .iter()
-                .try_for_each(|(k, v)| k.check_vault(path).and(v.check_vault(path))),
-            _ => Ok(()),
         }
     }
 }
@@ -250,11 +283,25 @@ pub fn same_key(a: &Node, b: &Node) -> bool {
     }
 }
 
-/// Top-level variables in insertion order (a Python `dict` of `str` keys).
+/// Where a variable's name was written: file, 1-based line, 1-based column (YAML only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigin {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, when known.
+    pub col: Option<usize>,
+}
+
+/// Top-level variables in insertion order (a Python `dict` of `str` keys). Each key may know
+/// where it was first written (a Python dict keeps its first key object, and with it that
+/// key's origin, when a later value replaces the first).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OVars {
     items: Vec<(String, Node)>,
     index: HashMap<String, usize>,
+    origins: HashMap<String, KeyOrigin>,
 }
 
 impl OVars {
@@ -274,10 +321,25 @@ impl OVars {
         }
     }
 
+    /// Sets `key` written at `origin` (the origin is kept only for a new key).
+    pub fn insert_at(&mut self, key: String, value: Node, origin: Option<KeyOrigin>) {
+        if !self.index.contains_key(&key)
+            && let Some(o) = origin
+        {
+            self.origins.insert(key.clone(), o);
+        }
+        self.insert(key, value);
+    }
+
+    /// Where `key` was first written, if known.
+    pub fn origin(&self, key: &str) -> Option<&KeyOrigin> {
+        self.origins.get(key)
+    }
+
     /// Adds every entry of `other`, later winning.
     pub fn extend(&mut self, other: &OVars) {
         for (k, v) in &other.items {
-            self.insert(k.clone(), v.clone());
+            self.insert_at(k.clone(), v.clone(), other.origins.get(k).cloned());
         }
     }
 
@@ -289,6 +351,7 @@ impl OVars {
     /// Keeps the entries `keep` accepts.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.items.retain(|(k, _)| keep(k));
+        self.origins.retain(|k, _| keep(k));
         self.index = self
             .items
             .iter()
@@ -310,7 +373,12 @@ impl OVars {
 /// else as plain strings; dates as their ISO form; sets as lists.
 pub fn to_json(node: &Node, keep_unsafe: bool) -> Value {
     match &node.kind {
-        Kind::Null | Kind::Vault => Value::Null,
+        Kind::Null => Value::Null,
+        Kind::Vault(v) => {
+            let mut m = Map::new();
+            m.insert(VAULT_KEY.to_string(), Value::String(v.ciphertext.clone()));
+            Value::Object(m)
+        }
         Kind::Bool(b) => Value::Bool(*b),
         Kind::Int(i) => int_value(*i),
         Kind::Float(f) => float_value(*f),

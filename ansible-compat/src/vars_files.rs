@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::document::load_file;
 use crate::error::Error;
-use crate::value::{Kind, OVars, key_string};
+use crate::value::{KeyOrigin, Kind, OVars, key_string};
+use crate::vault::VaultSecrets;
 
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
 
@@ -80,16 +81,21 @@ pub struct VarsFile {
     pub path: PathBuf,
     /// Its variables, or why they cannot be read (reported when a host needs them).
     pub vars: Result<OVars, Error>,
+    /// Warnings Ansible prints when it loads the file (duplicate keys).
+    pub warnings: Vec<String>,
 }
 
 /// Loads one vars file; `Ok(None)` when it is empty (Ansible ignores those).
-pub fn load_vars_file(path: &Path, warnings: &mut Vec<String>) -> Result<Option<OVars>, Error> {
-    let loaded = load_file(path)?;
+pub fn load_vars_file(
+    path: &Path,
+    secrets: &VaultSecrets,
+    warnings: &mut Vec<String>,
+) -> Result<Option<OVars>, Error> {
+    let loaded = load_file(path, secrets)?;
     warnings.extend(loaded.warnings);
     let Some(node) = loaded.node else {
         return Ok(None);
     };
-    node.check_vault(path)?;
     if !node.truthy() {
         return Ok(None);
     }
@@ -97,7 +103,14 @@ pub fn load_vars_file(path: &Path, warnings: &mut Vec<String>) -> Result<Option<
         Kind::Map(pairs) => {
             let mut vars = OVars::new();
             for (k, v) in pairs {
-                vars.insert(key_string(&k), v);
+                let mut v = v;
+                v.fresh_ids();
+                let origin = (k.line > 0).then(|| KeyOrigin {
+                    path: path.to_path_buf(),
+                    line: k.line,
+                    col: (k.col > 0).then_some(k.col),
+                });
+                vars.insert_at(key_string(&k), v, origin);
             }
             Ok(Some(vars))
         }
@@ -128,23 +141,29 @@ pub struct VarsStore {
     /// The vars directory base for each source, in source order (repeats kept: Ansible merges
     /// per source, so a directory used twice is applied twice).
     pub source_dirs: Vec<PathBuf>,
+    /// The playbook directory, whose `group_vars/`/`host_vars/` come after the sources'.
+    pub playbook_dir: Option<PathBuf>,
     files: HashMap<(PathBuf, Entity, String), Vec<VarsFile>>,
+    not_dirs: HashMap<(PathBuf, Entity), String>,
 }
 
 impl VarsStore {
     /// Finds and loads the files for the given groups and hosts in every source directory.
     pub fn load(
         source_dirs: Vec<PathBuf>,
+        playbook_dir: Option<PathBuf>,
         groups: &[String],
         hosts: &[String],
-        warnings: &mut Vec<String>,
+        secrets: &VaultSecrets,
     ) -> Self {
         let mut store = VarsStore {
             source_dirs,
+            playbook_dir,
             files: HashMap::new(),
+            not_dirs: HashMap::new(),
         };
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for d in &store.source_dirs {
+        for d in store.source_dirs.iter().chain(&store.playbook_dir) {
             if !dirs.contains(d) {
                 dirs.push(d.clone());
             }
@@ -157,10 +176,13 @@ impl VarsStore {
                 let opath = dir.join(sub);
                 if !opath.is_dir() {
                     if opath.exists() {
-                        warnings.push(format!(
-                            "Found {sub} that is not a directory, skipping: {}",
-                            opath.display()
-                        ));
+                        store.not_dirs.insert(
+                            (dir.clone(), entity),
+                            format!(
+                                "Found {sub} that is not a directory, skipping: {}",
+                                opath.display()
+                            ),
+                        );
                     }
                     continue;
                 }
@@ -170,14 +192,17 @@ impl VarsStore {
                     }
                     let mut loaded = Vec::new();
                     for path in find_vars_files(&opath, name) {
-                        match load_vars_file(&path, warnings) {
-                            Ok(None) => {}
-                            Ok(Some(vars)) => loaded.push(VarsFile {
-                                path,
-                                vars: Ok(vars),
-                            }),
-                            Err(e) => loaded.push(VarsFile { path, vars: Err(e) }),
-                        }
+                        let mut warnings = Vec::new();
+                        let vars = match load_vars_file(&path, secrets, &mut warnings) {
+                            Ok(None) => continue,
+                            Ok(Some(vars)) => Ok(vars),
+                            Err(e) => Err(e),
+                        };
+                        loaded.push(VarsFile {
+                            path,
+                            vars,
+                            warnings,
+                        });
                     }
                     if !loaded.is_empty() {
                         store
@@ -188,6 +213,13 @@ impl VarsStore {
             }
         }
         store
+    }
+
+    /// `Found group_vars that is not a directory, skipping: ...` for a directory, if so.
+    pub fn not_a_directory(&self, dir: &Path, entity: Entity) -> Option<&str> {
+        self.not_dirs
+            .get(&(dir.to_path_buf(), entity))
+            .map(String::as_str)
     }
 
     /// The loaded files for an entity in one source directory, in merge order.

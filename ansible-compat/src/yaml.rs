@@ -3,7 +3,7 @@
 //! Events come from `saphyr-parser` (which reports scalar styles and lines); this module composes
 //! them into nodes (anchors, aliases, `<<` merge keys) and constructs typed [`Node`]s with
 //! PyYAML's resolver ([`crate::yaml_scalar`]): plain scalars are typed, quoted ones stay strings.
-//! Ansible's `!unsafe` (string not to be templated) and `!vault` (encrypted value, refused later)
+//! Ansible's `!unsafe` (string not to be templated) and `!vault` (encrypted value, kept as ciphertext)
 //! are understood; duplicate keys produce Ansible's warning and the last value wins.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use crate::document::Loaded;
 use crate::error::Error;
 use crate::pyrepr::{float_repr, str_repr};
-use crate::value::{Kind, Node, key_string, same_key};
+use crate::value::{Kind, Node, VaultText, key_string, same_key};
 use crate::yaml_scalar::{self as sc, Scalar, ScalarTag};
 
 const CORE: &str = "tag:yaml.org,2002:";
@@ -34,6 +34,7 @@ enum Raw {
         plain: bool,
         tag: Option<String>,
         line: usize,
+        col: usize,
     },
     Seq {
         items: Vec<Rc<Raw>>,
@@ -138,6 +139,7 @@ fn compose(text: &str, path: &Path) -> Result<Option<Rc<Raw>>, Error> {
                     plain: style == ScalarStyle::Plain,
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     line,
+                    col: span.start.col() + 1,
                 };
                 Some((Rc::new(node), anchor))
             }
@@ -248,10 +250,13 @@ impl Constructor<'_> {
             Some("!unsafe") => return self.construct_untagged(raw, true, depth),
             Some("!vault") | Some("!vault-encrypted") => {
                 return match raw {
-                    Raw::Scalar { line, .. } => Ok(Node {
-                        kind: Kind::Vault,
-                        line: *line,
-                    }),
+                    Raw::Scalar { value, line, .. } => Ok(Node::at(
+                        Kind::Vault(Box::new(VaultText {
+                            ciphertext: value.clone(),
+                            path: Some(self.path.to_path_buf()),
+                        })),
+                        *line,
+                    )),
                     _ => Err(self.err(
                         raw.line(),
                         format!("the {:?} tag requires a string value", tag.unwrap_or("")),
@@ -267,6 +272,7 @@ impl Constructor<'_> {
                 plain,
                 tag,
                 line,
+                col,
             } => {
                 let Some(t) = effective_tag(tag, *plain, value) else {
                     let t = tag.as_deref().unwrap_or("");
@@ -297,7 +303,10 @@ impl Constructor<'_> {
                 let kind = self
                     .scalar(t, value, unsafe_str)
                     .map_err(|m| self.err(*line, m))?;
-                Ok(Node { kind, line: *line })
+                Ok(Node {
+                    col: *col,
+                    ..Node::at(kind, *line)
+                })
             }
             Raw::Seq { items, tag, .. } => {
                 match tag.as_deref() {
@@ -309,10 +318,7 @@ impl Constructor<'_> {
                     .iter()
                     .map(|i| self.construct(i, unsafe_str, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Node {
-                    kind: Kind::Seq(items),
-                    line,
-                })
+                Ok(Node::at(Kind::Seq(items), line))
             }
             Raw::Map { tag, .. } => {
                 let as_set = match tag.as_deref() {
@@ -325,15 +331,12 @@ impl Constructor<'_> {
                 };
                 let pairs = self.mapping(raw, unsafe_str, depth)?;
                 if as_set {
-                    return Ok(Node {
-                        kind: Kind::Set(pairs.into_iter().map(|(k, _)| k).collect()),
+                    return Ok(Node::at(
+                        Kind::Set(pairs.into_iter().map(|(k, _)| k).collect()),
                         line,
-                    });
+                    ));
                 }
-                Ok(Node {
-                    kind: Kind::Map(pairs),
-                    line,
-                })
+                Ok(Node::at(Kind::Map(pairs), line))
             }
         }
     }
@@ -367,22 +370,19 @@ impl Constructor<'_> {
                 let kind = self
                     .scalar(t, value, unsafe_str)
                     .map_err(|m| self.err(*line, m))?;
-                Ok(Node { kind, line: *line })
+                Ok(Node::at(kind, *line))
             }
             Raw::Seq { items, line, .. } => {
                 let items = items
                     .iter()
                     .map(|i| self.construct(i, unsafe_str, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Node {
-                    kind: Kind::Seq(items),
-                    line: *line,
-                })
+                Ok(Node::at(Kind::Seq(items), *line))
             }
-            Raw::Map { line, .. } => Ok(Node {
-                kind: Kind::Map(self.mapping(raw, unsafe_str, depth)?),
-                line: *line,
-            }),
+            Raw::Map { line, .. } => Ok(Node::at(
+                Kind::Map(self.mapping(raw, unsafe_str, depth)?),
+                *line,
+            )),
         }
     }
 
@@ -490,14 +490,15 @@ impl Constructor<'_> {
                     plain: true,
                     tag: None,
                     line,
-                } if value == "=" => Node {
-                    kind: if unsafe_str {
+                    ..
+                } if value == "=" => Node::at(
+                    if unsafe_str {
                         Kind::Unsafe("=".into())
                     } else {
                         Kind::Str("=".into())
                     },
-                    line: *line,
-                },
+                    *line,
+                ),
                 _ => self.construct(&k, unsafe_str, depth + 1)?,
             };
             if matches!(key.kind, Kind::Seq(_) | Kind::Map(_)) {
@@ -510,10 +511,13 @@ impl Constructor<'_> {
             match out.iter_mut().find(|(ek, _)| same_key(ek, &key)) {
                 Some(slot) => {
                     self.warnings.push(format!(
-                        "Found duplicate mapping key {}. Using last defined value only. Origin: {}:{}",
+                        "Found duplicate mapping key {}.\n{}\n\nUsing last defined value only.",
                         key_repr(&key),
-                        self.path.display(),
-                        key.line
+                        crate::diagnostics::source_context(
+                            self.path,
+                            key.line,
+                            (key.col > 0).then_some(key.col)
+                        ),
                     ));
                     slot.1 = value;
                 }
@@ -532,7 +536,7 @@ mod tests {
 
     fn val(text: &str) -> serde_json::Value {
         let p = Path::new("t.yml");
-        to_value(&load(text, p).unwrap().node.unwrap(), p).unwrap()
+        to_value(&load(text, p).unwrap().node.unwrap())
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! Top-level keys are groups; each group may hold `hosts`, `vars` and `children` (recursively),
 //! any of which may be null or a single string (shorthand for a one-key mapping). Unknown keys
 //! and non-mapping group bodies are warned about and skipped. Host keys may carry ranges and a
-//! `:port`. A file with a top-level `plugin:` key configures an inventory plugin and is refused.
+//! `:port`. A file with a top-level `plugin:` key configures an inventory plugin and is declined.
 
 use std::path::Path;
 
 use crate::address::expand_hostpattern;
-use crate::data::InventoryData;
+use crate::data::{InventoryData, VarOrigin};
 use crate::error::Error;
 use crate::pyrepr::float_repr;
 use crate::value::{Kind, Node, key_string};
@@ -24,17 +24,10 @@ fn py_str_key(n: &Node) -> String {
     }
 }
 
-/// What the yaml plugin decided about a document.
-pub enum Outcome {
-    /// The document was an inventory and has been added.
-    Parsed,
-    /// The plugin declined the document (it would let the INI plugin try next).
-    Declined(Error),
-}
-
-/// Adds the inventory in `root` (already loaded from `path`) to `inv`.
-pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Result<Outcome, Error> {
-    let decline = |m: String| Ok(Outcome::Declined(Error::parse(path, None, m)));
+/// Adds the inventory in `root` (already loaded from `path`) to `inv`, as the `yaml` plugin's
+/// `parse`; a document that is not an inventory is an error (the next plugin gets the file).
+pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Result<(), Error> {
+    let decline = |m: String| Err(Error::parse(path, None, m));
     let Some(root) = root.filter(|r| r.truthy()) else {
         return decline("Parsed empty YAML file".into());
     };
@@ -47,21 +40,39 @@ pub fn parse(inv: &mut InventoryData, path: &Path, root: Option<&Node>) -> Resul
     if let Some((_, plugin)) = pairs.iter().find(|(k, _)| k.as_str() == Some("plugin"))
         && plugin.truthy()
     {
-        return Err(Error::PluginConfig {
-            path: path.to_path_buf(),
-            plugin: py_str_key(plugin),
-        });
+        return decline("Plugin configuration YAML file, not YAML inventory".into());
     }
     let mut p = YamlParser { inv, path };
     for (name, body) in pairs {
         p.group(name, body)?;
     }
-    Ok(Outcome::Parsed)
+    Ok(())
+}
+
+/// The value of a truthy top-level `plugin:` key (an inventory plugin configuration file).
+pub fn plugin_name(root: Option<&Node>) -> Option<String> {
+    let Kind::Map(pairs) = &root?.kind else {
+        return None;
+    };
+    pairs
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("plugin"))
+        .filter(|(_, v)| v.truthy())
+        .map(|(_, v)| py_str_key(v))
 }
 
 struct YamlParser<'a> {
     inv: &'a mut InventoryData,
     path: &'a Path,
+}
+
+/// Where a key was written (JSON documents have no lines).
+fn origin(path: &Path, line: usize, col: usize) -> Option<VarOrigin<'_>> {
+    (line > 0).then_some(VarOrigin {
+        path,
+        line,
+        col: (col > 0).then_some(col),
+    })
 }
 
 impl YamlParser<'_> {
@@ -107,14 +118,8 @@ impl YamlParser<'_> {
             let mut value = value.clone();
             if let Some(section @ ("vars" | "children" | "hosts")) = key.as_str() {
                 if let Kind::Str(s) | Kind::Unsafe(s) = &value.kind {
-                    let k = Node {
-                        kind: Kind::Str(s.clone()),
-                        line: value.line,
-                    };
-                    value = Node {
-                        kind: Kind::Map(vec![(k, Node::new(Kind::Null))]),
-                        line: value.line,
-                    };
+                    let k = Node::at(Kind::Str(s.clone()), value.line);
+                    value = Node::at(Kind::Map(vec![(k, Node::new(Kind::Null))]), value.line);
                 }
                 if !matches!(value.kind, Kind::Map(_) | Kind::Null) {
                     return Err(self.err(
@@ -144,8 +149,8 @@ impl YamlParser<'_> {
             match key.as_str() {
                 Some("vars") => {
                     for (var, v) in entries {
-                        v.check_vault(self.path)?;
-                        self.inv.set_variable(&group, &key_string(var), v.clone()).map_err(|m| self.err(var.line, m))?;
+                        let origin = origin(self.path, var.line, var.col);
+                        self.inv.set_variable_at(&group, &key_string(var), v.clone(), origin).map_err(|m| self.err(var.line, m))?;
                     }
                 }
                 Some("children") => {
@@ -189,16 +194,16 @@ impl YamlParser<'_> {
         };
         let mut values = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
-            v.check_vault(self.path)?;
-            values.push((key_string(k), v.clone(), k.line));
+            values.push((key_string(k), v.clone(), k.line, k.col));
         }
         for h in &hosts {
             self.inv
                 .add_host(h, Some(group), port)
                 .map_err(|m| self.err(pattern.line, m))?;
-            for (k, v, line) in &values {
+            for (k, v, line, col) in &values {
+                let origin = origin(self.path, *line, *col);
                 self.inv
-                    .set_variable(h, k, v.clone())
+                    .set_variable_at(h, k, v.clone(), origin)
                     .map_err(|m| self.err(*line, m))?;
             }
         }

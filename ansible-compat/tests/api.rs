@@ -215,3 +215,78 @@ fn string_sources() {
         serde_json::json!([1, "a"])
     );
 }
+
+#[test]
+fn toml_text_and_output_formats() {
+    let inv = Inventory::from_toml_str(
+        "[web]\nchildren = [\"app\"]\nvars = { port = 80 }\n[app.hosts]\n\"a[1:2]\" = { x = \"yes\" }\n",
+    )
+    .unwrap();
+    assert_eq!(inv.hosts(), ["a1", "a2"]);
+    assert_eq!(
+        inv.list_text(None, ansible_compat::OutputFormat::Yaml, false)
+            .unwrap(),
+        "all:\n  children:\n    web:\n      children:\n        app:\n          hosts:\n            a1:\n              port: 80\n              x: 'yes'\n            a2:\n              port: 80\n              x: 'yes'\n"
+    );
+    assert_eq!(
+        inv.host_text("a2", ansible_compat::OutputFormat::Toml, false)
+            .unwrap(),
+        "port = 80\nx = \"yes\"\n"
+    );
+    assert!(matches!(
+        inv.host_text("a*", ansible_compat::OutputFormat::Json, false),
+        Err(ansible_compat::Error::UnknownHost(_))
+    ));
+}
+
+#[test]
+fn vault_values_decrypt_with_secrets_given_in_code() {
+    // `ansible-vault encrypt_string --vault-id lab@FILE hello` with password `pw`.
+    let text = "all:\n  hosts:\n    h1:\n      greeting: !vault |\n        $ANSIBLE_VAULT;1.2;AES256;lab\n        61396165613065386136336665616530666235616137623063303139666461383761393532663732\n        3330316139663266313335613935306635313031326130640a633434343532623962353438343331\n        66633235636234653465343165643536333539333363366163636337386463666432346535366337\n        3363666564356366330a363238353637303230343835306330316530316537313233636461623031\n        3838\n";
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("inv.yml");
+    std::fs::write(&p, text).unwrap();
+    let options = ansible_compat::LoadOptions {
+        vault: ansible_compat::VaultSecrets::new().with_password("lab", "pw"),
+        ..Default::default()
+    };
+    let inv = Inventory::load_with(&[&p], &options).unwrap();
+    assert_eq!(inv.resolved_vars("h1").unwrap()["greeting"], "hello");
+    assert!(
+        inv.host_vars("h1").unwrap()["greeting"]["__ansible_vault"]
+            .as_str()
+            .unwrap()
+            .starts_with("$ANSIBLE_VAULT;1.2;AES256;lab\n")
+    );
+    assert!(
+        inv.graph(None, true)
+            .unwrap()
+            .contains("{greeting = hello}")
+    );
+}
+
+#[test]
+fn lenient_warnings_have_kinds_and_text() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("bad.ini"), "[web]\nw1 a-b=1\n[x:vars]\nk=v\n").unwrap();
+    let options = ansible_compat::LoadOptions {
+        cwd: Some(t.path().to_path_buf()),
+        ..ansible_compat::LoadOptions::lenient()
+    };
+    let inv = Inventory::load_with(&["bad.ini", "missing"], &options).unwrap();
+    let kinds: Vec<ansible_compat::WarningKind> =
+        inv.diagnostics().iter().map(|w| w.kind).collect();
+    use ansible_compat::WarningKind::{Deprecation, Warning};
+    assert_eq!(kinds, [Deprecation, Warning, Warning, Warning, Warning]);
+    let text = inv.warnings_text();
+    assert!(text.contains("[WARNING]: Unable to parse "), "{text}");
+    assert!(
+        text.ends_with(
+            "[WARNING]: No inventory was parsed, only implicit localhost is available\n"
+        )
+    );
+    assert!(
+        inv.hosts().is_empty(),
+        "nothing parsed: the partial group is not under all"
+    );
+}

@@ -289,3 +289,73 @@ fn c19_host_list_and_repeated_sources() {
         ..Default::default()
     });
 }
+
+#[test]
+fn c20_toml() {
+    check(Case {
+        fixture: "20-toml",
+        sources: &["inventory.toml", "example2.toml", "example3.toml"],
+        graph_groups: &["web", "nginx"],
+        hosts: &["tomcat3", "node02", "host2", "host4", "lonely"],
+        limits: &["web:!apache"],
+        ..Default::default()
+    });
+}
+
+#[test]
+fn c21_yaml_output() {
+    check(Case {
+        fixture: "21-yaml-output",
+        sources: &["inventory.yml"],
+        hosts: &["s1", "n1"],
+        limits: &["n1"],
+        ..Default::default()
+    });
+}
+
+#[test]
+fn c22_host_lists() {
+    for (sources, hosts) in [
+        (&["list:h1,h2"][..], &["h1", "h2"][..]),
+        (&["list:localhost,"][..], &["localhost"][..]),
+        (&["list:host1,host2,"][..], &["host2"][..]),
+        (
+            &["list:a:22, b ,[::1]:2222,c[1:2],d e,,", "a,b.yml"][..],
+            &["a", "::1", "c[1:2]", "filehost2"][..],
+        ),
+    ] {
+        check(Case {
+            fixture: "22-host-lists",
+            sources,
+            hosts,
+            patterns: &["all", "localhost", "c*"],
+            ..Default::default()
+        });
+    }
+}
+
+/// The fork server gives exactly what the installed `ansible-inventory` prints.
+#[test]
+fn oracle_matches_a_fresh_process() {
+    use common::ansible::{Env, run_in, sandbox, subprocess};
+    let hosts = common::fixtures().join("01-ini-basic/hosts");
+    let missing = common::fixtures().join("no-such-source");
+    for (env, args) in [
+        (Env::strict(), vec!["--graph", "--vars"]),
+        (Env::default_config(), vec!["--list", "--yaml"]),
+    ] {
+        let mut all: Vec<String> = vec!["-i".into(), hosts.display().to_string()];
+        all.extend(["-i".into(), missing.display().to_string()]);
+        all.extend(args.iter().map(|a| a.to_string()));
+        if env.strict {
+            all.truncate(2);
+            all.extend(args.iter().map(|a| a.to_string()));
+        }
+        let cwd = &sandbox().cwd;
+        assert_eq!(
+            run_in(&env, cwd, "ansible-inventory", &all),
+            subprocess(&env, cwd, "ansible-inventory", &all),
+            "{all:?}"
+        );
+    }
+}

@@ -3,110 +3,21 @@
 //! crate's, byte for byte for `--list` JSON text, `--graph`, `--graph --vars` and `--host`, host
 //! lists for patterns (`ansible PATTERN --list-hosts`), and the warnings printed.
 //!
-//! These tests need Ansible: `pip install ansible-core==2.19.14`. Without it they fail.
+//! These tests need Ansible: `pip install ansible-core==2.19.14 tomli-w==1.2.0`. Without it
+//! they fail.
+
+#![allow(dead_code)]
+
+pub mod ansible;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
-use ansible_compat::{Inventory, Value, to_ansible_json};
+use ansible_compat::{Inventory, LoadOptions, OutputFormat, Value, to_ansible_json};
 
-const INSTALL: &str = "pip install ansible-core==2.19.14";
+pub use ansible::{run, sandbox};
 
-fn find_on_path(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` is not on PATH. These conformance tests compare against the real Ansible: {INSTALL}"
-    );
-}
-
-/// A scratch directory: an empty working directory (ansible-inventory reads `group_vars/` from
-/// its cwd), an empty config file, and private Ansible home/temp directories.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    cwd: PathBuf,
-    env: Vec<(String, PathBuf)>,
-}
-
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_path_buf();
-        for d in ["cwd", "home", "tmp"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
-        std::fs::write(root.join("ansible.cfg"), "").unwrap();
-        let env = vec![
-            ("ANSIBLE_CONFIG".to_string(), root.join("ansible.cfg")),
-            ("ANSIBLE_HOME".to_string(), root.join("home")),
-            ("ANSIBLE_LOCAL_TEMP".to_string(), root.join("tmp")),
-        ];
-        let sb = Sandbox {
-            cwd: root.join("cwd"),
-            env,
-            _dir: dir,
-        };
-        let out = ansible_cmd(&sb, "ansible-inventory")
-            .arg("--version")
-            .output()
-            .expect("run ansible-inventory");
-        let version = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            version.starts_with("ansible-inventory [core 2.19."),
-            "expected ansible-core 2.19, found {:?}: {INSTALL}",
-            version.lines().next()
-        );
-        sb
-    })
-}
-
-fn ansible_cmd(sb: &Sandbox, tool: &str) -> Command {
-    let mut cmd = Command::new(find_on_path(tool));
-    cmd.current_dir(&sb.cwd);
-    for (k, v) in &sb.env {
-        cmd.env(k, v);
-    }
-    cmd.env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_FORCE_COLOR", "0")
-        .env("ANSIBLE_DEPRECATION_WARNINGS", "True")
-        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-        .env("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("ANSIBLE_INVENTORY");
-    cmd
-}
-
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(tool: &str, sources: &[String], args: &[&str]) -> Run {
-    let sb = sandbox();
-    let mut cmd = ansible_cmd(sb, tool);
-    for s in sources {
-        cmd.arg("-i").arg(s);
-    }
-    cmd.args(args);
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}; {INSTALL}"));
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn fixtures() -> PathBuf {
+pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
@@ -428,6 +339,42 @@ fn check_magic(inv: &Inventory, sources: &[String], hosts: &[&str], what: &str) 
     2
 }
 
+/// Compares our text with what ansible-inventory prints (both fail, or the same stdout).
+pub fn check_text(
+    sources: &[String],
+    args: &[&str],
+    ours: Result<String, ansible_compat::Error>,
+    what: &str,
+) -> usize {
+    let r = run("ansible-inventory", sources, args);
+    match ours {
+        Ok(text) if text.is_empty() => assert!(
+            !r.ok && r.stdout.is_empty(),
+            "{what}: we print nothing (exit 1), ansible printed {:?} (rc {})",
+            r.stdout,
+            r.rc
+        ),
+        Ok(text) => {
+            assert!(
+                r.ok,
+                "{what}: ansible failed ({}) but we printed\n{text}",
+                r.stderr
+            );
+            assert_eq!(
+                text, r.stdout,
+                "{what}: output differs\nours:\n{text}\nansible:\n{}",
+                r.stdout
+            );
+        }
+        Err(e) => assert!(
+            !r.ok,
+            "{what}: we failed ({e}) but ansible printed\n{}",
+            r.stdout
+        ),
+    }
+    1
+}
+
 pub fn check(case: Case) {
     let dir = fixtures().join(case.fixture);
     for entry in walk(&dir) {
@@ -444,10 +391,49 @@ pub fn check(case: Case) {
             None => dir.join(s).display().to_string(),
         })
         .collect();
-    let inv =
-        Inventory::load(&sources).unwrap_or_else(|e| panic!("{}: load failed: {e}", case.fixture));
+    let options = LoadOptions {
+        cwd: Some(sandbox().cwd.clone()),
+        ..LoadOptions::default()
+    };
+    let inv = Inventory::load_with(&sources, &options)
+        .unwrap_or_else(|e| panic!("{}: load failed: {e}", case.fixture));
     let name = case.fixture;
     let mut n = check_list(&inv, &sources, None, &format!("{name} --list"));
+    for (args, format, export) in [
+        (&["--list", "--yaml"][..], OutputFormat::Yaml, false),
+        (&["--list", "--toml"][..], OutputFormat::Toml, false),
+        (&["--list", "--export"][..], OutputFormat::Json, true),
+        (
+            &["--list", "--export", "--yaml"][..],
+            OutputFormat::Yaml,
+            true,
+        ),
+    ] {
+        let ours = inv.list_text(None, format, export);
+        n += check_text(&sources, args, ours, &format!("{name} {}", args.join(" ")));
+    }
+    // Variables in `host_ignore` differ for a documented reason (the implicit localhost's
+    // Python interpreter), so those hosts are compared as JSON only.
+    let format_hosts: &[&str] = if case.host_ignore.is_empty() {
+        case.hosts
+    } else {
+        &[]
+    };
+    for (i, h) in format_hosts.iter().enumerate() {
+        let formats: &[(&str, OutputFormat)] = if i == 0 {
+            &[
+                ("--yaml", OutputFormat::Yaml),
+                ("--toml", OutputFormat::Toml),
+            ]
+        } else {
+            &[("--yaml", OutputFormat::Yaml)]
+        };
+        for (flag, format) in formats {
+            let ours = inv.host_text(h, *format, false);
+            let args = ["--host", h, flag];
+            n += check_text(&sources, &args, ours, &format!("{name} {}", args.join(" ")));
+        }
+    }
     for l in case.limits {
         let l = expand(&case, l);
         n += check_list(
@@ -456,6 +442,9 @@ pub fn check(case: Case) {
             Some(&l),
             &format!("{name} --list --limit {l:?}"),
         );
+        let ours = inv.list_text(Some(&l), OutputFormat::Yaml, false);
+        let args = ["--list", "--yaml", "--limit", l.as_str()];
+        n += check_text(&sources, &args, ours, &format!("{name} {}", args.join(" ")));
     }
     n += check_graph(&inv, &sources, None, false, &format!("{name} --graph"));
     if !case.no_graph_vars {
