@@ -139,7 +139,7 @@ impl Failure {
     /// The warning Ansible prints for this failure (without `[WARNING]: `), e.g.
     /// `Failed to parse inventory with 'ini' plugin: Failed to parse inventory: ...` followed by
     /// the cause chain and each cause's `Origin:`.
-    pub fn render(&self, _source: &str) -> String {
+    pub fn render(&self) -> String {
         let first = format!("Failed to parse inventory with '{}' plugin.", self.plugin);
         let mut parts = vec![first.clone()];
         parts.extend(self.chain.iter().map(|s| s.message.clone()));

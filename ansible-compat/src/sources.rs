@@ -177,7 +177,7 @@ impl SourceLoader<'_> {
                 return Err(plugins::most_relevant(path, unparsed));
             }
             for f in &unparsed.failures {
-                self.data.warn(f.render(source));
+                self.data.warn(f.render());
             }
             self.data
                 .warn(format!("Unable to parse {source} as an inventory source"));
