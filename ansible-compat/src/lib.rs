@@ -37,7 +37,8 @@
 //!   `vars_files` (`group_vars`/`host_vars`), `precedence` and `host_vars` (variable layers);
 //! - patterns: `fnmatch`, `pattern`;
 //! - output: `output` (`--list` JSON, `--graph`), `output_docs` (`--list`/`--host` as YAML and
-//!   TOML), `json_out`, `yaml_out` and `yaml_style`, `toml_out` and `pyrepr` (Python-exact text),
+//!   TOML), `json_out`, `yaml_out` and `yaml_style`, `toml_out`, `pyrepr` and `py_printable`
+//!   (Python-exact text),
 //!   `diagnostics` (warnings as printed);
 //! - `error`.
 
@@ -58,6 +59,7 @@ mod output_docs;
 mod pattern;
 mod plugins;
 mod precedence;
+mod py_printable;
 mod pyjson;
 mod pylexer;
 mod pyliteral;

@@ -4,6 +4,7 @@
 //! lines with `'{%s = %s}' % (key, value)`, i.e. Python's `str()` of the value, which uses `repr()`
 //! for the items of lists and dicts. This module reproduces those forms for [`Node`] values.
 
+use crate::py_printable::is_printable;
 use crate::value::{Kind, Node};
 
 /// Python's `repr()` of a float (`1e-05`, `1000.0`, `1.2345678901234568e+16`, `inf`, `nan`).
@@ -108,19 +109,6 @@ fn write_repr(v: &Node, out: &mut String) {
             out.push('}');
         }
     }
-}
-
-/// Whether Python's `str.isprintable()` would call this character printable (close approximation).
-fn is_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(c as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
-        | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)
 }
 
 /// Python's `repr()` of a `str`.
