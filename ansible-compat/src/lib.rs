@@ -37,9 +37,11 @@
 //!   `vars_files` (`group_vars`/`host_vars`), `precedence` and `host_vars` (variable layers);
 //! - patterns: `fnmatch`, `pattern`;
 //! - output: `output` (`--list` JSON, `--graph`), `output_docs` (`--list`/`--host` as YAML and
-//!   TOML), `json_out`, `yaml_out` and `yaml_style`, `toml_out`, `pyrepr` and `py_printable`
-//!   (Python-exact text),
-//!   `diagnostics` (warnings as printed);
+//!   TOML), `json_out` (`json.dumps`), `yaml_out`, `yaml_emit` and `yaml_style` (PyYAML's
+//!   representer and libyaml's emitter), `toml_out`, `pyrepr` and `py_printable` (Python's
+//!   `repr`), `diagnostics` (warnings as printed);
+//! - [`python`], public: Python's `str()`/`repr()`, `json.dumps` and `yaml.dump` of
+//!   `serde_json` values as ansible-core's templates and `to_json`/`to_yaml` filters write them;
 //! - `error`.
 
 #![deny(missing_docs)]
@@ -64,6 +66,7 @@ mod pyjson;
 mod pylexer;
 mod pyliteral;
 mod pyrepr;
+pub mod python;
 mod ranges;
 mod script;
 mod shlex;
@@ -74,6 +77,7 @@ mod value;
 mod vars_files;
 mod vault;
 mod yaml;
+mod yaml_emit;
 mod yaml_inventory;
 mod yaml_out;
 mod yaml_scalar;

@@ -398,6 +398,28 @@ pub fn to_json(node: &Node, keep_unsafe: bool) -> Value {
     }
 }
 
+/// Converts a JSON value to a node as Python's `json.loads` would build it: objects are dicts in
+/// the map's iteration order, integers are ints, other numbers floats. Marker objects
+/// (`__ansible_unsafe`, `__ansible_vault`) stay ordinary dicts.
+pub fn from_json(v: &Value) -> Node {
+    Node::new(match v {
+        Value::Null => Kind::Null,
+        Value::Bool(b) => Kind::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Kind::Int(i.into()),
+            (None, Some(u)) => Kind::Int(u.into()),
+            _ => Kind::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Kind::Str(s.clone()),
+        Value::Array(items) => Kind::Seq(items.iter().map(from_json).collect()),
+        Value::Object(m) => Kind::Map(
+            m.iter()
+                .map(|(k, v)| (Node::str(k.clone()), from_json(v)))
+                .collect(),
+        ),
+    })
+}
+
 /// Wraps `s` as an unsafe string.
 pub fn unsafe_string(s: String) -> Value {
     let mut m = Map::new();

@@ -1,5 +1,5 @@
 //! How libyaml and PyYAML's `SafeRepresenter` decide the form of a scalar in
-//! ansible-inventory's YAML output: the scalar's text and implicit type, libyaml's analysis of
+//! ansible-core's YAML output: the scalar's text and implicit type, libyaml's analysis of
 //! which styles can hold it (`yaml_emitter_analyze_scalar`), and Python's ordering of mapping
 //! keys.
 
@@ -11,6 +11,8 @@ use crate::yaml_scalar::ScalarTag;
 pub struct Analysis {
     /// The value has line breaks.
     pub multiline: bool,
+    /// It may be written plain in flow context.
+    pub flow_plain_allowed: bool,
     /// It may be written plain in block context.
     pub block_plain_allowed: bool,
     /// It may be single-quoted.
@@ -38,11 +40,13 @@ pub fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&v) && v != 0xFEFF)
 }
 
-/// libyaml's `yaml_emitter_analyze_scalar`: which styles can write `value`.
-pub fn analyze(value: &str) -> Analysis {
+/// libyaml's `yaml_emitter_analyze_scalar`: which styles can write `value` (`unicode`: the
+/// emitter may write non-ASCII characters as they are).
+pub fn analyze(value: &str, unicode: bool) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
+            flow_plain_allowed: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
@@ -50,6 +54,7 @@ pub fn analyze(value: &str) -> Analysis {
     }
     let chars: Vec<char> = value.chars().collect();
     let mut block_indicators = value.starts_with("---") || value.starts_with("...");
+    let mut flow_indicators = block_indicators;
     let (mut line_breaks, mut special) = (false, false);
     let (mut leading_space, mut leading_break) = (false, false);
     let (mut trailing_space, mut trailing_break) = (false, false);
@@ -61,15 +66,31 @@ pub fn analyze(value: &str) -> Analysis {
         let last = i + 1 == chars.len();
         if i == 0 {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
+                flow_indicators = true;
                 block_indicators = true;
             }
-            if (c == '?' || c == ':' || c == '-') && followed_by_whitespace {
+            if c == '?' || c == ':' {
+                flow_indicators = true;
+                block_indicators |= followed_by_whitespace;
+            }
+            if c == '-' && followed_by_whitespace {
+                flow_indicators = true;
                 block_indicators = true;
             }
-        } else if c == ':' && followed_by_whitespace || c == '#' && preceded_by_whitespace {
-            block_indicators = true;
+        } else {
+            if ",?[]{}".contains(c) {
+                flow_indicators = true;
+            }
+            if c == ':' {
+                flow_indicators = true;
+                block_indicators |= followed_by_whitespace;
+            }
+            if c == '#' && preceded_by_whitespace {
+                flow_indicators = true;
+                block_indicators = true;
+            }
         }
-        if !is_printable(c) {
+        if !is_printable(c) || (!c.is_ascii() && !unicode) {
             special = true;
         }
         if is_break(c) {
@@ -93,31 +114,21 @@ pub fn analyze(value: &str) -> Analysis {
         }
         preceded_by_whitespace = is_blankz(Some(c));
     }
-    let mut a = Analysis {
+    let plain = !(leading_space
+        || leading_break
+        || trailing_space
+        || trailing_break
+        || break_space
+        || space_break
+        || special
+        || line_breaks);
+    Analysis {
         multiline: line_breaks,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.block_plain_allowed = false;
+        flow_plain_allowed: plain && !flow_indicators,
+        block_plain_allowed: plain && !block_indicators,
+        single_quoted_allowed: !(break_space || space_break || special),
+        block_allowed: !(trailing_space || space_break || special),
     }
-    if trailing_space {
-        a.block_allowed = false;
-    }
-    if break_space {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-    }
-    if space_break || special {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-        a.block_allowed = false;
-    }
-    if line_breaks || block_indicators {
-        a.block_plain_allowed = false;
-    }
-    a
 }
 
 /// The text and implicit type of a scalar node, as `SafeRepresenter` builds it.
