@@ -9,7 +9,7 @@ pub mod selection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use ansible_compat::{Inventory, Vars};
+use ansible_compat::{Inventory, LoadOptions, Vars};
 use minijinja::Value as JValue;
 
 use crate::manifest::{self, Diagnostic, ValidPod};
@@ -51,9 +51,13 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Load inventory sources and remember the manifests root.
-    pub fn load(sources: &[PathBuf], manifests_root: &Path) -> anyhow::Result<Fleet> {
-        let inventory = Inventory::load(sources)?;
+    /// Load inventory sources with `options` and remember the manifests root.
+    pub fn load(
+        sources: &[PathBuf],
+        manifests_root: &Path,
+        options: &LoadOptions,
+    ) -> anyhow::Result<Fleet> {
+        let inventory = Inventory::load_with(sources, options)?;
         Ok(Fleet {
             inventory,
             manifests_root: manifests_root.to_path_buf(),
@@ -88,7 +92,7 @@ impl Fleet {
     fn hostvars(&self) -> JValue {
         let mut all = BTreeMap::new();
         for h in self.inventory.hosts() {
-            if let Ok(vars) = self.inventory.host_vars(&h) {
+            if let Ok(vars) = self.inventory.resolved_vars(&h) {
                 let mut v = vars.clone();
                 add_magic_scalars(&mut v, &h, &self.inventory.host_group_names(&h));
                 all.insert(h.clone(), v);
