@@ -99,6 +99,13 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 impl Command {
+    /// Long-running servers (agent, coordinator, demo fleet), as opposed to commands whose
+    /// output may be piped into `head`.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Command::Agent(a) if a.action.is_none())
+            || matches!(self, Command::Serve(_) | Command::Up(_))
+    }
+
     /// Log level when neither PODFLEET_LOG nor RUST_LOG is set: daemons say more.
     pub fn default_log_level(&self) -> &'static str {
         match self {

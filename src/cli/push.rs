@@ -270,14 +270,35 @@ pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
 
 /// Run.
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
-    let opts = options(&a);
-    // Open the store before touching any node: a push must be recordable.
+    // Select and render before reserving a revision: a push that matches no host consumes
+    // none. The store is still opened before any node is touched: a push must be recordable.
+    let fleet = g.fleet()?;
+    let hosts = select_hosts(g, &fleet)?;
+    let state = fleet.desired_state(&hosts);
     let store: Option<Box<dyn Store>> = if a.check {
         None
     } else {
         Some(g.store().await?)
     };
-    let revision = match &store {
+    let mut command = "push".to_string();
+    if a.prune {
+        command.push_str(" --prune");
+    }
+    push_state(g, &fleet, state, &a, &command, store.as_deref()).await
+}
+
+/// Push `state` (rendered by push, or an earlier revision's files for rollback) as a new
+/// revision recorded in `store` (None with `--check`), health-gated when `--wait` is given.
+pub async fn push_state(
+    g: &Globals,
+    fleet: &Fleet,
+    state: DesiredState,
+    a: &Args,
+    command: &str,
+    store: Option<&dyn Store>,
+) -> anyhow::Result<i32> {
+    let opts = options(a);
+    let revision = match store {
         Some(s) => s.next_revision_id().await?,
         None => 0,
     };
@@ -286,38 +307,23 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         prune: a.prune,
     };
     let started = std::time::Instant::now();
-    let out = match (&store, a.gate.wait) {
+    let out = match (store, a.gate.wait) {
         (Some(store), Some(_)) => {
-            let fleet = g.fleet()?;
-            let hosts = select_hosts(g, &fleet)?;
-            let state = fleet.desired_state(&hosts);
             super::rollout::Rollout {
                 g,
-                fleet: &fleet,
+                fleet,
                 state,
                 opts: &opts,
                 conn: &a.conn,
                 gate: &a.gate,
                 revision,
-                store: store.as_ref(),
+                store,
                 reporter: &reporter,
             }
             .run()
             .await?
         }
-        _ => execute(g, &opts, &a.conn, revision, &reporter).await?.1,
+        _ => execute_state(fleet, state, &opts, &a.conn, revision, &reporter).await?,
     };
-    let mut command = "push".to_string();
-    if a.prune {
-        command.push_str(" --prune");
-    }
-    finish(
-        g,
-        store.as_deref(),
-        revision,
-        &command,
-        &out,
-        started.elapsed(),
-    )
-    .await
+    finish(g, store, revision, command, &out, started.elapsed()).await
 }
