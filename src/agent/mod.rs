@@ -8,8 +8,10 @@
 pub mod api;
 pub mod backoff;
 pub mod config;
+pub mod logs;
 pub mod phase;
 pub mod pod;
+pub mod pod_logs;
 pub mod probe;
 pub mod reconciler;
 pub mod reporter;
@@ -56,11 +58,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let state = Arc::new(AgentState::new(&cfg.node_name, rt.name()));
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let socket = cfg.state_dir.join("agent.sock");
-    let _api = api::serve_unix(&socket, state.clone(), req_tx.clone())
+    let _api = api::serve_unix(&socket, state.clone(), req_tx.clone(), rt.clone())
         .await
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     if let Some(addr) = cfg.metrics_listen {
-        api::serve_tcp(addr, state.clone(), req_tx.clone())
+        api::serve_tcp(addr, state.clone(), req_tx.clone(), rt.clone())
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
     }
@@ -84,7 +86,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         crash_backoff: BackoffPolicy::CRASH_LOOP.scaled(cfg.backoff_scale),
         image_backoff: BackoffPolicy::IMAGE_PULL.scaled(cfg.backoff_scale),
         volumes_root: cfg.state_dir.join("volumes"),
-        logs_root: cfg.state_dir.join("logs"),
+        logs_root: cfg.state_dir.clone(),
+        log_limits: cfg.container_logs,
         host_ip: Some(cfg.node_ip.clone()),
         done: done_tx,
     };

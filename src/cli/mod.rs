@@ -2,6 +2,7 @@
 //! logic here beyond wiring and printing.
 
 mod agent;
+mod agent_logs;
 mod common;
 mod completions;
 mod demo;
@@ -53,7 +54,7 @@ pub enum Command {
     /// List push revisions, or show one.
     History(history::Args),
     /// Run the on-node agent (reconcile a manifest directory into pods), or query it.
-    Agent(agent::Args),
+    Agent(Box<agent::Args>),
     /// Run the coordinator: agents report over gRPC (mutual TLS) into the store.
     Serve(serve::Args),
     /// Show the fleet: nodes, static pods, and whether each runs what was pushed (SYNC).
@@ -80,7 +81,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Push(a) => push::run(&cli.globals, a).await,
         Command::History(a) => history::run(&cli.globals, a).await,
         Command::Rollback(a) => rollback::run(&cli.globals, a).await,
-        Command::Agent(a) => agent::run(&cli.globals, a).await,
+        Command::Agent(a) => agent::run(&cli.globals, *a).await,
         Command::Serve(a) => serve::run(&cli.globals, a).await,
         Command::Status(a) => status::run(&cli.globals, a).await,
         Command::Events(a) => status::events(&cli.globals, a).await,

@@ -240,3 +240,36 @@ pub fn container_id(p: &Value) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// An agent on a fresh manifest directory in a temp dir. Field order matters: the agent
+/// (and its cleanup) drops before the temp dir.
+pub struct AgentLab {
+    pub agent: Agent,
+    pub dir: PathBuf,
+    pub runtime: &'static str,
+    pub tmp: tempfile::TempDir,
+}
+
+impl AgentLab {
+    /// Start an agent with `runtime` for node `node` (extra agent flags in `extra`).
+    pub fn start(runtime: &'static str, node: &str, extra: &[&str]) -> AgentLab {
+        if runtime == "docker" {
+            super::ensure_busybox_image();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("manifests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let agent = Agent::start(runtime, &dir, &tmp.path().join("state"), node, extra);
+        AgentLab {
+            agent,
+            dir,
+            runtime,
+            tmp,
+        }
+    }
+
+    /// Write a manifest atomically.
+    pub fn put(&self, file: &str, content: &str) {
+        super::write_atomic(&self.dir.join(file), content);
+    }
+}

@@ -297,6 +297,7 @@ impl Runtime for DockerRuntime {
             binds: (!binds.is_empty()).then_some(binds),
             memory: c.memory_limit,
             nano_cpus: c.nano_cpus,
+            log_config: Some(super::docker_logs::log_config(c.log_limits)),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -459,5 +460,13 @@ impl Runtime for DockerRuntime {
                     timeout.as_secs_f32()
                 )))
             })
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        q: &crate::agent::logs::LogQuery,
+    ) -> Result<crate::agent::logs::LogStream, RuntimeError> {
+        Ok(super::docker_logs::stream(&self.docker, id, q))
     }
 }
