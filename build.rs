@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        .bytes(".podfleet.v1.StreamData.data")
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=src/rpc/podfleet.proto");
     Ok(())

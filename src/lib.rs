@@ -17,3 +17,4 @@ pub mod rpc;
 pub mod store;
 pub mod term;
 pub mod transport;
+pub mod unixhttp;

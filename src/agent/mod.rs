@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod source;
 pub mod state;
 pub mod status;
+pub mod tunnel;
 pub mod watcher;
 pub mod worker;
 
@@ -70,6 +71,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         .report
         .clone()
         .map(|r| reporter::spawn(r, state.clone()));
+    let _tunnel = cfg
+        .report
+        .clone()
+        .map(|r| tunnel::spawn(r, state.clone(), rt.clone()));
     let existing = loop {
         match rt.list().await {
             Ok(l) => break l,

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::agent::{self, config};
+use super::log_flags::{LogFlags, encode};
+use crate::agent;
 
 /// `agent logs` flags (kubectl logs's).
 #[derive(Debug, clap::Args)]
@@ -13,73 +14,19 @@ pub struct LogsArgs {
     /// The container (needed when the pod has several).
     #[arg(short = 'c', long)]
     pub container: Option<String>,
-    /// Keep streaming new lines until the container stops.
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-    /// Lines of recent log to show (-1: all).
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
-    pub tail: i64,
-    /// Only lines newer than this duration (5s, 2m, 3h).
-    #[arg(long, value_name = "DURATION", conflicts_with = "since_time")]
-    pub since: Option<String>,
-    /// Only lines at or after this RFC 3339 time.
-    #[arg(long, value_name = "TIME")]
-    pub since_time: Option<String>,
-    /// Prefix each line with its RFC 3339 timestamp.
-    #[arg(long)]
-    pub timestamps: bool,
-    /// The previous run of the container (after a restart).
-    #[arg(short = 'p', long)]
-    pub previous: bool,
-    /// Stop after this many bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub limit_bytes: Option<u64>,
+    #[command(flatten)]
+    pub flags: LogFlags,
     /// Agent state directory.
     #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 }
 
-/// Percent-encode a query value.
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The request path for these flags.
 fn path(a: &LogsArgs) -> anyhow::Result<String> {
     let (ns, name) = a.pod.split_once('/').unwrap_or(("default", a.pod.as_str()));
-    let mut q: Vec<String> = Vec::new();
+    let mut q = a.flags.query(-1)?;
     if let Some(c) = &a.container {
-        q.push(format!("container={}", encode(c)));
-    }
-    if a.follow {
-        q.push("follow=true".into());
-    }
-    if a.previous {
-        q.push("previous=true".into());
-    }
-    if a.timestamps {
-        q.push("timestamps=true".into());
-    }
-    if a.tail >= 0 {
-        q.push(format!("tailLines={}", a.tail));
-    }
-    if let Some(s) = &a.since {
-        let d = config::parse_go_duration(s)
-            .ok_or_else(|| anyhow::anyhow!("--since {s:?} is not a duration like 5s, 2m or 3h"))?;
-        q.push(format!("sinceSeconds={}", d.as_secs().max(1)));
-    }
-    if let Some(t) = &a.since_time {
-        q.push(format!("sinceTime={}", encode(t)));
-    }
-    if let Some(n) = a.limit_bytes {
-        q.push(format!("limitBytes={n}"));
+        q.insert(0, format!("container={}", encode(c)));
     }
     Ok(format!(
         "/v1/pods/{}/{}/log?{}",
@@ -96,12 +43,18 @@ pub async fn run(a: LogsArgs) -> anyhow::Result<i32> {
         .clone()
         .unwrap_or_else(agent::default_state_dir)
         .join("agent.sock");
-    let mut out = std::io::stdout();
-    let (code, body) = agent::api::unix_get_streaming(&sock, &path(&a)?, &mut out).await?;
-    if code == 200 {
-        return Ok(0);
+    let mut resp =
+        crate::unixhttp::get(&sock, &path(&a)?, "`podfleet agent` with this --state-dir").await?;
+    if resp.status != 200 {
+        anyhow::bail!("{}", resp.text().await);
     }
-    anyhow::bail!("{}", String::from_utf8_lossy(&body).trim_end())
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = resp.chunk().await {
+        let chunk = chunk.map_err(|e| anyhow::anyhow!("the agent broke off the log: {e}"))?;
+        std::io::Write::write_all(&mut out, &chunk)?;
+        std::io::Write::flush(&mut out)?;
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ mod history;
 mod install;
 mod inventory;
 mod kubeconfig;
+mod log_flags;
+mod logs;
 mod push;
 mod render;
 mod rollback;
@@ -61,6 +63,8 @@ pub enum Command {
     Status(status::Args),
     /// Show events agents reported (starts, back-offs, probe failures, invalid manifests).
     Events(status::EventsArgs),
+    /// Print container logs from the fleet through the coordinator (kubectl logs's flags).
+    Logs(logs::Args),
     /// Print a kubeconfig for the coordinator's read-only Kubernetes API (kubectl).
     Kubeconfig(kubeconfig::Args),
     /// Print a shell completion script.
@@ -85,6 +89,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Serve(a) => serve::run(&cli.globals, a).await,
         Command::Status(a) => status::run(&cli.globals, a).await,
         Command::Events(a) => status::events(&cli.globals, a).await,
+        Command::Logs(a) => logs::run(&cli.globals, a).await,
         Command::Kubeconfig(a) => kubeconfig::run(&cli.globals, a),
         Command::Completions(a) => completions::run(a),
         Command::Up(a) => demo::up(&cli.globals, a).await,

@@ -6,6 +6,7 @@
 //! mutation gets a 405 `Status` saying static pods change through their manifest files.
 
 pub mod objects;
+mod podlog;
 pub mod selector;
 pub mod table;
 pub mod watch;
@@ -277,6 +278,15 @@ async fn handle(
         }
     };
     let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    if let (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) =
+        (&method, path.as_slice())
+    {
+        let node = match &caller {
+            Caller::Node(n) => Some(n.as_str()),
+            Caller::Admin => None,
+        };
+        return podlog::serve(&api.shared, node, ns, name, &q).await;
+    }
     if method != Method::GET {
         let what = match path.as_slice() {
             ["api", "v1", "namespaces", ns, res, name, ..] => {

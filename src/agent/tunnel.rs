@@ -1,0 +1,210 @@
+//! The agent's end of the log tunnel: a second gRPC stream to the coordinator, opened by the
+//! agent (nodes need no inbound port), over which the coordinator asks for container logs.
+//! Each log is sent in chunks of at most [`MAX_CHUNK`] bytes and only as far as the credit the
+//! coordinator granted (its reader's consumption), so a paused client stops the file reading
+//! here instead of filling memory anywhere. See `docs/ARCHITECTURE.md`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::logs::LogQuery;
+use super::pod_logs::{self, LogError, LogRequest};
+use super::reporter::{ReportConfig, connect};
+use super::runtime::Runtime;
+use super::state::AgentState;
+use crate::rpc::{self, tunnel_down, tunnel_up};
+
+/// Largest data message.
+pub const MAX_CHUNK: usize = 32 * 1024;
+/// Concurrent log streams served per node.
+pub const MAX_STREAMS: usize = 32;
+
+/// Keep the tunnel open (reconnecting with back-off) until the process ends.
+pub fn spawn(
+    cfg: ReportConfig,
+    state: Arc<AgentState>,
+    runtime: Arc<dyn Runtime>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let started = std::time::Instant::now();
+            if let Err(e) = session(&cfg, &state, &runtime).await {
+                tracing::debug!("log tunnel: {e:#}");
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff = Duration::from_millis(500);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    })
+}
+
+/// Streams being served on one tunnel; aborted when the tunnel ends.
+#[derive(Default)]
+struct Streams(HashMap<u64, (Arc<Semaphore>, tokio::task::AbortHandle)>);
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        for (_, (_, h)) in self.0.drain() {
+            h.abort();
+        }
+    }
+}
+
+async fn session(
+    cfg: &ReportConfig,
+    state: &Arc<AgentState>,
+    runtime: &Arc<dyn Runtime>,
+) -> anyhow::Result<()> {
+    let channel = connect(cfg).await?;
+    let mut client = rpc::coordinator_client::CoordinatorClient::new(channel);
+    let (tx, rx) = mpsc::channel::<rpc::TunnelUp>(64);
+    let hello = tunnel_up::Body::Hello(rpc::TunnelHello {
+        node: state.node.clone(),
+    });
+    tx.send(rpc::TunnelUp { body: Some(hello) }).await?;
+    let mut down = client.tunnel(ReceiverStream::new(rx)).await?.into_inner();
+    let mut streams = Streams::default();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
+    loop {
+        tokio::select! {
+            m = down.message() => {
+                let Some(m) = m? else { return Ok(()) };
+                match m.body {
+                    Some(tunnel_down::Body::LogOpen(open)) => {
+                        let id = open.id;
+                        if streams.0.len() >= MAX_STREAMS {
+                            let msg = format!(
+                                "too many log streams on node {} (at most {MAX_STREAMS})",
+                                state.node
+                            );
+                            let _ = tx.send(end(id, 429, msg)).await;
+                            continue;
+                        }
+                        let credit = Arc::new(Semaphore::new(open.window as usize));
+                        let task = tokio::spawn(serve_log(
+                            open,
+                            state.clone(),
+                            runtime.clone(),
+                            tx.clone(),
+                            credit.clone(),
+                            done_tx.clone(),
+                        ));
+                        streams.0.insert(id, (credit, task.abort_handle()));
+                    }
+                    Some(tunnel_down::Body::Credit(c)) => {
+                        if let Some((credit, _)) = streams.0.get(&c.id) {
+                            credit.add_permits(c.bytes as usize);
+                        }
+                    }
+                    Some(tunnel_down::Body::Cancel(c)) => {
+                        if let Some((_, task)) = streams.0.remove(&c.id) {
+                            task.abort();
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Some(id) = done_rx.recv() => {
+                streams.0.remove(&id);
+            }
+        }
+    }
+}
+
+fn end(id: u64, code: u32, error: String) -> rpc::TunnelUp {
+    rpc::TunnelUp {
+        body: Some(tunnel_up::Body::End(rpc::StreamEnd { id, error, code })),
+    }
+}
+
+/// The query and request a LogOpen carries.
+fn request(o: &rpc::LogOpen) -> Result<(LogRequest, LogQuery), String> {
+    let since = if o.since_time.is_empty() {
+        None
+    } else {
+        Some(
+            o.since_time
+                .parse()
+                .map_err(|e| format!("invalid sinceTime {:?}: {e}", o.since_time))?,
+        )
+    };
+    let req = LogRequest {
+        namespace: o.namespace.clone(),
+        pod: o.pod.clone(),
+        container: (!o.container.is_empty()).then(|| o.container.clone()),
+        previous: o.previous,
+    };
+    let q = LogQuery {
+        follow: o.follow,
+        tail: usize::try_from(o.tail_lines).ok(),
+        since,
+        timestamps: o.timestamps,
+        limit_bytes: (o.limit_bytes > 0).then_some(o.limit_bytes),
+    };
+    Ok((req, q))
+}
+
+async fn serve_log(
+    open: rpc::LogOpen,
+    state: Arc<AgentState>,
+    runtime: Arc<dyn Runtime>,
+    tx: mpsc::Sender<rpc::TunnelUp>,
+    credit: Arc<Semaphore>,
+    done: mpsc::UnboundedSender<u64>,
+) {
+    let id = open.id;
+    let result = async {
+        let (req, q) = request(&open).map_err(|e| (400, e))?;
+        let snap = state.snapshot();
+        let mut log = pod_logs::open(&snap.pods, &snap.node, &runtime, &req, &q)
+            .await
+            .map_err(|e| {
+                let code = match e {
+                    LogError::PodNotFound(_) | LogError::NotFound(_) => 404,
+                    LogError::BadRequest(_) => 400,
+                    LogError::Runtime(_) => 500,
+                };
+                (code, e.to_string())
+            })?;
+        let opened = tunnel_up::Body::Opened(rpc::StreamOpened { id });
+        tx.send(rpc::TunnelUp { body: Some(opened) })
+            .await
+            .map_err(|_| (0, String::new()))?;
+        while let Some(chunk) = log.next().await {
+            let chunk = chunk.map_err(|e| (500, format!("reading the log: {e}")))?;
+            for piece in chunk.chunks(MAX_CHUNK) {
+                // Wait for the coordinator's reader to make room.
+                let Ok(permit) = credit.acquire_many(piece.len() as u32).await else {
+                    return Err((0, String::new()));
+                };
+                permit.forget();
+                let data = tunnel_up::Body::Data(rpc::StreamData {
+                    id,
+                    data: bytes::Bytes::copy_from_slice(piece),
+                });
+                tx.send(rpc::TunnelUp { body: Some(data) })
+                    .await
+                    .map_err(|_| (0, String::new()))?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let last = match result {
+        Ok(()) => Some(end(id, 0, String::new())),
+        Err((0, _)) => None,
+        Err((code, msg)) => Some(end(id, code, msg)),
+    };
+    if let Some(m) = last {
+        let _ = tx.send(m).await;
+    }
+    let _ = done.send(id);
+}

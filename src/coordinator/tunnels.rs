@@ -1,0 +1,399 @@
+//! The coordinator's end of the agents' log tunnels: which node has a tunnel, the log streams
+//! open on each, and the flow control that keeps memory bounded. A reader gets at most
+//! [`WINDOW`] bytes ahead of what it consumed: the agent sends only against credit, and
+//! credit is returned only as the reader takes data. See `docs/ARCHITECTURE.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::rpc::{self, tunnel_down, tunnel_up};
+
+/// Bytes an agent may send on a stream before its reader consumed any.
+pub const WINDOW: u64 = 256 * 1024;
+/// Log streams open to one node at once, through this coordinator.
+pub const MAX_PER_NODE: usize = 32;
+/// How long to wait for the agent to open a log.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an agent sent about one stream.
+#[derive(Debug)]
+enum Up {
+    Opened,
+    Data(Bytes),
+    End { code: u32, error: String },
+}
+
+struct NodeTunnel {
+    /// Which attachment this is (a reconnect replaces the previous one).
+    generation: u64,
+    down: mpsc::UnboundedSender<rpc::TunnelDown>,
+    streams: HashMap<u64, mpsc::UnboundedSender<Up>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: HashMap<String, NodeTunnel>,
+    next: u64,
+}
+
+/// Every node's tunnel.
+#[derive(Default)]
+pub struct TunnelHub {
+    inner: Mutex<Inner>,
+}
+
+/// Why a log could not be opened: an HTTP status and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenError {
+    /// 400, 404, 429, 500 or 503.
+    pub code: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A log request for an agent (the kubelet's `pods/log` parameters).
+#[derive(Debug, Clone, Default)]
+pub struct LogParams {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container (empty: the only one).
+    pub container: String,
+    /// The previous run.
+    pub previous: bool,
+    /// Stream until the container stops.
+    pub follow: bool,
+    /// Last N lines (-1: all).
+    pub tail_lines: i64,
+    /// RFC 3339 lower bound (empty: none).
+    pub since_time: String,
+    /// Timestamp each line.
+    pub timestamps: bool,
+    /// Stop after N bytes (0: no limit).
+    pub limit_bytes: u64,
+}
+
+impl TunnelHub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A node's agent opened its tunnel: messages for it go to the returned receiver. A
+    /// previous tunnel of the node is replaced (its streams end).
+    pub fn attach(&self, node: &str) -> (u64, mpsc::UnboundedReceiver<rpc::TunnelDown>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut g = self.lock();
+        g.next += 1;
+        let generation = g.next;
+        g.nodes.insert(
+            node.to_string(),
+            NodeTunnel {
+                generation,
+                down: tx,
+                streams: HashMap::new(),
+            },
+        );
+        (generation, rx)
+    }
+
+    /// The tunnel ended: its streams end with an error for their readers.
+    pub fn detach(&self, node: &str, generation: u64) {
+        let mut g = self.lock();
+        if g.nodes
+            .get(node)
+            .is_some_and(|t| t.generation == generation)
+        {
+            g.nodes.remove(node);
+        }
+    }
+
+    /// Nodes with a tunnel.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.lock().nodes.keys().cloned().collect();
+        n.sort();
+        n
+    }
+
+    /// Deliver what an agent sent.
+    pub fn route(&self, node: &str, generation: u64, up: tunnel_up::Body) {
+        let (id, msg) = match up {
+            tunnel_up::Body::Opened(o) => (o.id, Up::Opened),
+            tunnel_up::Body::Data(d) => (d.id, Up::Data(d.data)),
+            tunnel_up::Body::End(e) => (
+                e.id,
+                Up::End {
+                    code: e.code,
+                    error: e.error,
+                },
+            ),
+            tunnel_up::Body::Hello(_) => return,
+        };
+        let mut g = self.lock();
+        let Some(t) = g.nodes.get_mut(node).filter(|t| t.generation == generation) else {
+            return;
+        };
+        let ended = matches!(msg, Up::End { .. });
+        if let Some(s) = t.streams.get(&id) {
+            let _ = s.send(msg);
+        }
+        if ended {
+            t.streams.remove(&id);
+        }
+    }
+
+    /// Ask `node`'s agent for a log; resolves once the agent opened it (or refused).
+    pub async fn open_log(
+        self: &Arc<Self>,
+        node: &str,
+        p: &LogParams,
+    ) -> Result<LogReader, OpenError> {
+        let (id, down, mut rx) = {
+            let mut g = self.lock();
+            g.next += 1;
+            let id = g.next;
+            let Some(t) = g.nodes.get_mut(node) else {
+                return Err(OpenError {
+                    code: 503,
+                    message: format!(
+                        "node {node} has no open connection to this coordinator (is its agent running and enrolled?)"
+                    ),
+                });
+            };
+            if t.streams.len() >= MAX_PER_NODE {
+                return Err(OpenError {
+                    code: 429,
+                    message: format!(
+                        "too many log streams open to node {node} (at most {MAX_PER_NODE})"
+                    ),
+                });
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            t.streams.insert(id, tx);
+            (id, t.down.clone(), rx)
+        };
+        let mut reader = LogReader {
+            hub: self.clone(),
+            node: node.to_string(),
+            id,
+            down,
+            rx: mpsc::unbounded_channel().1,
+            done: false,
+        };
+        let open = rpc::LogOpen {
+            id,
+            namespace: p.namespace.clone(),
+            pod: p.pod.clone(),
+            container: p.container.clone(),
+            previous: p.previous,
+            follow: p.follow,
+            tail_lines: p.tail_lines,
+            since_time: p.since_time.clone(),
+            timestamps: p.timestamps,
+            limit_bytes: p.limit_bytes,
+            window: WINDOW,
+        };
+        reader.send(tunnel_down::Body::LogOpen(open));
+        let first = tokio::time::timeout(OPEN_TIMEOUT, rx.recv()).await;
+        reader.rx = rx;
+        match first {
+            Ok(Some(Up::Opened)) => Ok(reader),
+            Ok(Some(Up::End { code, error })) => {
+                reader.done = true;
+                Err(OpenError {
+                    code: if code == 0 { 500 } else { code as u16 },
+                    message: error,
+                })
+            }
+            Ok(Some(Up::Data(_))) => Err(OpenError {
+                code: 500,
+                message: "the agent sent data before opening the log".into(),
+            }),
+            Ok(None) => Err(OpenError {
+                code: 503,
+                message: format!("the agent on node {node} went away"),
+            }),
+            Err(_) => Err(OpenError {
+                code: 504,
+                message: format!(
+                    "the agent on node {node} did not open the log within {}s",
+                    OPEN_TIMEOUT.as_secs()
+                ),
+            }),
+        }
+    }
+
+    fn forget(&self, node: &str, id: u64) {
+        if let Some(t) = self.lock().nodes.get_mut(node) {
+            t.streams.remove(&id);
+        }
+    }
+}
+
+/// One open log. Dropping it cancels the stream on the agent.
+pub struct LogReader {
+    hub: Arc<TunnelHub>,
+    node: String,
+    id: u64,
+    down: mpsc::UnboundedSender<rpc::TunnelDown>,
+    rx: mpsc::UnboundedReceiver<Up>,
+    done: bool,
+}
+
+impl LogReader {
+    fn send(&self, body: tunnel_down::Body) {
+        let _ = self.down.send(rpc::TunnelDown { body: Some(body) });
+    }
+
+    /// The next chunk; None at the end; an error when the log broke off.
+    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match self.rx.recv().await {
+                Some(Up::Opened) => continue,
+                Some(Up::Data(b)) => {
+                    // Consumed: the agent may send as much again.
+                    self.send(tunnel_down::Body::Credit(rpc::Credit {
+                        id: self.id,
+                        bytes: b.len() as u64,
+                    }));
+                    return Some(Ok(b));
+                }
+                Some(Up::End { error, .. }) => {
+                    self.done = true;
+                    return if error.is_empty() {
+                        None
+                    } else {
+                        Some(Err(error))
+                    };
+                }
+                None => {
+                    self.done = true;
+                    return Some(Err(format!(
+                        "the log broke off: the agent on node {} went away",
+                        self.node
+                    )));
+                }
+            }
+        }
+    }
+
+    /// As a byte stream (for an HTTP body).
+    pub fn into_stream(self) -> futures::stream::BoxStream<'static, std::io::Result<Bytes>> {
+        Box::pin(futures::stream::unfold(self, |mut r| async move {
+            r.next()
+                .await
+                .map(|item| (item.map_err(std::io::Error::other), r))
+        }))
+    }
+}
+
+impl Drop for LogReader {
+    fn drop(&mut self) {
+        if !self.done {
+            self.send(tunnel_down::Body::Cancel(rpc::Cancel { id: self.id }));
+        }
+        self.hub.forget(&self.node, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next_down(down: &mut mpsc::UnboundedReceiver<rpc::TunnelDown>) -> tunnel_down::Body {
+        down.recv()
+            .await
+            .and_then(|m| m.body)
+            .expect("a message to the agent")
+    }
+
+    /// Start opening a log on n1; the LogOpen the agent gets.
+    async fn start_open(
+        hub: &Arc<TunnelHub>,
+        down: &mut mpsc::UnboundedReceiver<rpc::TunnelDown>,
+    ) -> (
+        tokio::task::JoinHandle<Result<LogReader, OpenError>>,
+        rpc::LogOpen,
+    ) {
+        let h = hub.clone();
+        let opener = tokio::spawn(async move { h.open_log("n1", &LogParams::default()).await });
+        let tunnel_down::Body::LogOpen(open) = next_down(down).await else {
+            panic!("expected LogOpen")
+        };
+        (opener, open)
+    }
+
+    fn data(id: u64, s: &str) -> tunnel_up::Body {
+        tunnel_up::Body::Data(rpc::StreamData {
+            id,
+            data: Bytes::from(s.to_string()),
+        })
+    }
+
+    #[tokio::test]
+    async fn streams_open_carry_data_return_credit_and_cancel_on_drop() {
+        let hub = Arc::new(TunnelHub::default());
+        let (generation, mut down) = hub.attach("n1");
+        let (opener, open) = start_open(&hub, &mut down).await;
+        assert_eq!(open.window, WINDOW);
+        hub.route(
+            "n1",
+            generation,
+            tunnel_up::Body::Opened(rpc::StreamOpened { id: open.id }),
+        );
+        let mut reader = opener.await.unwrap().unwrap();
+        hub.route("n1", generation, data(open.id, "hello"));
+        assert_eq!(reader.next().await.unwrap().unwrap(), "hello");
+        let tunnel_down::Body::Credit(c) = next_down(&mut down).await else {
+            panic!("expected Credit")
+        };
+        assert_eq!((c.id, c.bytes), (open.id, 5));
+        drop(reader);
+        let tunnel_down::Body::Cancel(c) = next_down(&mut down).await else {
+            panic!("expected Cancel")
+        };
+        assert_eq!(c.id, open.id);
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_cause() {
+        let hub = Arc::new(TunnelHub::default());
+        let e = hub
+            .open_log("n9", &LogParams::default())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.code, 503);
+        let (generation, mut down) = hub.attach("n1");
+        let (opener, open) = start_open(&hub, &mut down).await;
+        hub.route(
+            "n1",
+            generation,
+            tunnel_up::Body::End(rpc::StreamEnd {
+                id: open.id,
+                error: "pods \"x\" not found".into(),
+                code: 404,
+            }),
+        );
+        let e = opener.await.unwrap().err().unwrap();
+        assert_eq!(e.code, 404);
+        // A reader whose agent goes away gets an error, not a hang.
+        let (opener, open) = start_open(&hub, &mut down).await;
+        hub.route(
+            "n1",
+            generation,
+            tunnel_up::Body::Opened(rpc::StreamOpened { id: open.id }),
+        );
+        let mut reader = opener.await.unwrap().unwrap();
+        hub.detach("n1", generation);
+        let err = reader.next().await.unwrap().unwrap_err();
+        assert!(err.contains("went away"), "{err}");
+    }
+}
