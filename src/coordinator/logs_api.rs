@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::server::Shared;
-use super::tunnels::{LogParams, LogReader, OpenError};
+use super::tunnels::{LogParams, OpenError, TunnelStream};
 
 /// The `pods/log` query parameters as kube-apiserver validates them.
 pub fn params(
@@ -82,7 +82,7 @@ pub async fn open(
     namespace: &str,
     pod: &str,
     q: &HashMap<String, String>,
-) -> Result<LogReader, OpenError> {
+) -> Result<TunnelStream, OpenError> {
     let bad = |code, message| OpenError { code, message };
     let p = params(namespace, pod, q).map_err(|m| bad(400, m))?;
     let found = mirror(shared, namespace, pod).map_err(|e| bad(500, format!("{e:#}")))?;

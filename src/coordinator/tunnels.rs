@@ -1,5 +1,5 @@
-//! The coordinator's end of the agents' log tunnels: which node has a tunnel, the log streams
-//! open on each, and the flow control that keeps memory bounded. A reader gets at most
+//! The coordinator's end of the agents' tunnels: which node has a tunnel, the log and exec
+//! streams open on each, and the flow control that keeps memory bounded. A reader gets at most
 //! [`WINDOW`] bytes ahead of what it consumed: the agent sends only against credit, and
 //! credit is returned only as the reader takes data. See `docs/ARCHITECTURE.md`.
 
@@ -23,8 +23,22 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 enum Up {
     Opened,
-    Data(Bytes),
-    End { code: u32, error: String },
+    Data(u8, Bytes),
+    End {
+        code: u32,
+        error: String,
+        exit: Option<i32>,
+    },
+}
+
+/// One piece of a stream: output on stdout (1; logs use it too) or stderr (2), or the exit
+/// code an exec ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Output.
+    Data(u8, Bytes),
+    /// The command ended (exec only; the stream ends after it).
+    Exit(i32),
 }
 
 struct NodeTunnel {
@@ -53,6 +67,23 @@ pub struct OpenError {
     pub code: u16,
     /// What went wrong.
     pub message: String,
+}
+
+/// An exec request for an agent.
+#[derive(Debug, Clone, Default)]
+pub struct ExecParams {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container (empty: the only one).
+    pub container: String,
+    /// The command.
+    pub command: Vec<String>,
+    /// Pass stdin.
+    pub stdin: bool,
+    /// Allocate a terminal.
+    pub tty: bool,
 }
 
 /// A log request for an agent (the kubelet's `pods/log` parameters).
@@ -123,12 +154,13 @@ impl TunnelHub {
     pub fn route(&self, node: &str, generation: u64, up: tunnel_up::Body) {
         let (id, msg) = match up {
             tunnel_up::Body::Opened(o) => (o.id, Up::Opened),
-            tunnel_up::Body::Data(d) => (d.id, Up::Data(d.data)),
+            tunnel_up::Body::Data(d) => (d.id, Up::Data(d.stream.clamp(1, 2) as u8, d.data)),
             tunnel_up::Body::End(e) => (
                 e.id,
                 Up::End {
                     code: e.code,
                     error: e.error,
+                    exit: e.exited.then_some(e.exit_code),
                 },
             ),
             tunnel_up::Body::Hello(_) => return,
@@ -151,7 +183,53 @@ impl TunnelHub {
         self: &Arc<Self>,
         node: &str,
         p: &LogParams,
-    ) -> Result<LogReader, OpenError> {
+    ) -> Result<TunnelStream, OpenError> {
+        let p = p.clone();
+        self.open(node, move |id| {
+            tunnel_down::Body::LogOpen(rpc::LogOpen {
+                id,
+                namespace: p.namespace,
+                pod: p.pod,
+                container: p.container,
+                previous: p.previous,
+                follow: p.follow,
+                tail_lines: p.tail_lines,
+                since_time: p.since_time,
+                timestamps: p.timestamps,
+                limit_bytes: p.limit_bytes,
+                window: WINDOW,
+            })
+        })
+        .await
+    }
+
+    /// Ask `node`'s agent to run a command in a container (`kubectl exec`).
+    pub async fn open_exec(
+        self: &Arc<Self>,
+        node: &str,
+        p: &ExecParams,
+    ) -> Result<TunnelStream, OpenError> {
+        let p = p.clone();
+        self.open(node, move |id| {
+            tunnel_down::Body::ExecOpen(rpc::ExecOpen {
+                id,
+                namespace: p.namespace,
+                pod: p.pod,
+                container: p.container,
+                command: p.command,
+                stdin: p.stdin,
+                tty: p.tty,
+                window: WINDOW,
+            })
+        })
+        .await
+    }
+
+    async fn open(
+        self: &Arc<Self>,
+        node: &str,
+        request: impl FnOnce(u64) -> tunnel_down::Body,
+    ) -> Result<TunnelStream, OpenError> {
         let (id, down, mut rx) = {
             let mut g = self.lock();
             g.next += 1;
@@ -168,7 +246,7 @@ impl TunnelHub {
                 return Err(OpenError {
                     code: 429,
                     message: format!(
-                        "too many log streams open to node {node} (at most {MAX_PER_NODE})"
+                        "too many streams open to node {node} (at most {MAX_PER_NODE})"
                     ),
                 });
             }
@@ -176,7 +254,7 @@ impl TunnelHub {
             t.streams.insert(id, tx);
             (id, t.down.clone(), rx)
         };
-        let mut reader = LogReader {
+        let mut stream = TunnelStream {
             hub: self.clone(),
             node: node.to_string(),
             id,
@@ -184,34 +262,21 @@ impl TunnelHub {
             rx: mpsc::unbounded_channel().1,
             done: false,
         };
-        let open = rpc::LogOpen {
-            id,
-            namespace: p.namespace.clone(),
-            pod: p.pod.clone(),
-            container: p.container.clone(),
-            previous: p.previous,
-            follow: p.follow,
-            tail_lines: p.tail_lines,
-            since_time: p.since_time.clone(),
-            timestamps: p.timestamps,
-            limit_bytes: p.limit_bytes,
-            window: WINDOW,
-        };
-        reader.send(tunnel_down::Body::LogOpen(open));
+        stream.send(request(id));
         let first = tokio::time::timeout(OPEN_TIMEOUT, rx.recv()).await;
-        reader.rx = rx;
+        stream.rx = rx;
         match first {
-            Ok(Some(Up::Opened)) => Ok(reader),
-            Ok(Some(Up::End { code, error })) => {
-                reader.done = true;
+            Ok(Some(Up::Opened)) => Ok(stream),
+            Ok(Some(Up::End { code, error, .. })) => {
+                stream.done = true;
                 Err(OpenError {
                     code: if code == 0 { 500 } else { code as u16 },
                     message: error,
                 })
             }
-            Ok(Some(Up::Data(_))) => Err(OpenError {
+            Ok(Some(Up::Data(..))) => Err(OpenError {
                 code: 500,
-                message: "the agent sent data before opening the log".into(),
+                message: "the agent sent data before opening the stream".into(),
             }),
             Ok(None) => Err(OpenError {
                 code: 503,
@@ -220,7 +285,7 @@ impl TunnelHub {
             Err(_) => Err(OpenError {
                 code: 504,
                 message: format!(
-                    "the agent on node {node} did not open the log within {}s",
+                    "the agent on node {node} did not answer within {}s",
                     OPEN_TIMEOUT.as_secs()
                 ),
             }),
@@ -234,8 +299,8 @@ impl TunnelHub {
     }
 }
 
-/// One open log. Dropping it cancels the stream on the agent.
-pub struct LogReader {
+/// One open stream (a log or an exec). Dropping it cancels the stream on the agent.
+pub struct TunnelStream {
     hub: Arc<TunnelHub>,
     node: String,
     id: u64,
@@ -244,44 +309,73 @@ pub struct LogReader {
     done: bool,
 }
 
-impl LogReader {
+impl TunnelStream {
     fn send(&self, body: tunnel_down::Body) {
         let _ = self.down.send(rpc::TunnelDown { body: Some(body) });
     }
 
-    /// The next chunk; None at the end; an error when the log broke off.
-    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+    /// The next frame; None at the end; an error when the stream broke off.
+    pub async fn frame(&mut self) -> Option<Result<Frame, String>> {
         if self.done {
             return None;
         }
         loop {
             match self.rx.recv().await {
                 Some(Up::Opened) => continue,
-                Some(Up::Data(b)) => {
+                Some(Up::Data(stream, b)) => {
                     // Consumed: the agent may send as much again.
                     self.send(tunnel_down::Body::Credit(rpc::Credit {
                         id: self.id,
                         bytes: b.len() as u64,
                     }));
-                    return Some(Ok(b));
+                    return Some(Ok(Frame::Data(stream, b)));
                 }
-                Some(Up::End { error, .. }) => {
+                Some(Up::End { error, exit, .. }) => {
                     self.done = true;
-                    return if error.is_empty() {
-                        None
-                    } else {
-                        Some(Err(error))
+                    return match (exit, error.is_empty()) {
+                        (Some(code), _) => Some(Ok(Frame::Exit(code))),
+                        (None, true) => None,
+                        (None, false) => Some(Err(error)),
                     };
                 }
                 None => {
                     self.done = true;
                     return Some(Err(format!(
-                        "the log broke off: the agent on node {} went away",
+                        "the stream broke off: the agent on node {} went away",
                         self.node
                     )));
                 }
             }
         }
+    }
+
+    /// The next chunk of a log; None at the end; an error when the log broke off.
+    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+        loop {
+            match self.frame().await? {
+                Ok(Frame::Data(_, b)) => return Some(Ok(b)),
+                Ok(Frame::Exit(_)) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Input for an exec's stdin; `close` ends it.
+    pub fn stdin(&self, data: Bytes, close: bool) {
+        self.send(tunnel_down::Body::Stdin(rpc::Stdin {
+            id: self.id,
+            data,
+            close,
+        }));
+    }
+
+    /// An exec terminal's new size.
+    pub fn resize(&self, width: u16, height: u16) {
+        self.send(tunnel_down::Body::Resize(rpc::Resize {
+            id: self.id,
+            width: u32::from(width),
+            height: u32::from(height),
+        }));
     }
 
     /// As a byte stream (for an HTTP body).
@@ -294,7 +388,7 @@ impl LogReader {
     }
 }
 
-impl Drop for LogReader {
+impl Drop for TunnelStream {
     fn drop(&mut self) {
         if !self.done {
             self.send(tunnel_down::Body::Cancel(rpc::Cancel { id: self.id }));
@@ -319,7 +413,7 @@ mod tests {
         hub: &Arc<TunnelHub>,
         down: &mut mpsc::UnboundedReceiver<rpc::TunnelDown>,
     ) -> (
-        tokio::task::JoinHandle<Result<LogReader, OpenError>>,
+        tokio::task::JoinHandle<Result<TunnelStream, OpenError>>,
         rpc::LogOpen,
     ) {
         let h = hub.clone();
@@ -334,6 +428,7 @@ mod tests {
         tunnel_up::Body::Data(rpc::StreamData {
             id,
             data: Bytes::from(s.to_string()),
+            stream: 1,
         })
     }
 
@@ -380,6 +475,7 @@ mod tests {
                 id: open.id,
                 error: "pods \"x\" not found".into(),
                 code: 404,
+                ..Default::default()
             }),
         );
         let e = opener.await.unwrap().err().unwrap();

@@ -42,11 +42,16 @@ impl Agent {
     /// (manifests), `<root>/pki/<node>` (enrolled credentials), `<root>/agents/<node>` (state),
     /// reporting to the coordinator every second.
     pub fn reporting(root: &Path, node: &str) -> Agent {
+        Agent::reporting_with(root, node, "process")
+    }
+
+    /// [`Agent::reporting`] on another runtime.
+    pub fn reporting_with(root: &Path, node: &str, runtime: &str) -> Agent {
         let dir = root.join("nodes").join(node);
         std::fs::create_dir_all(&dir).unwrap();
         let pki = root.join("pki").join(node);
         Agent::start(
-            "process",
+            runtime,
             &dir,
             &root.join("agents").join(node),
             node,

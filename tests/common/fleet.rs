@@ -22,6 +22,14 @@ impl FleetLab {
     /// Start the coordinator, enrol `nodes`, let `manifests` write their files under
     /// `<root>/nodes/<node>/`, then start the agents.
     pub fn start(nodes: &[&str], manifests: impl FnOnce(&Path)) -> FleetLab {
+        FleetLab::start_on("process", nodes, manifests)
+    }
+
+    /// [`FleetLab::start`] with agents on `runtime`.
+    pub fn start_on(runtime: &str, nodes: &[&str], manifests: impl FnOnce(&Path)) -> FleetLab {
+        if runtime == "docker" {
+            super::ensure_busybox_image();
+        }
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         let (grpc, kube) = (
@@ -56,7 +64,10 @@ impl FleetLab {
         ];
         podfleet(p, &enroll, &[]).expect(0);
         manifests(p);
-        let agents = nodes.iter().map(|n| Agent::reporting(p, n)).collect();
+        let agents = nodes
+            .iter()
+            .map(|n| Agent::reporting_with(p, n, runtime))
+            .collect();
         let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
         std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
         FleetLab {

@@ -462,6 +462,14 @@ impl Runtime for DockerRuntime {
             })
     }
 
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &super::exec::ExecSpec,
+    ) -> Result<super::exec::ExecSession, RuntimeError> {
+        super::docker_exec::session(&self.docker, id, spec).await
+    }
+
     async fn logs(
         &self,
         id: &str,

@@ -5,7 +5,9 @@
 //! restarted agent can find and adopt it.
 
 pub mod docker;
+mod docker_exec;
 mod docker_logs;
+pub mod exec;
 pub mod pause;
 pub mod process;
 
@@ -210,6 +212,12 @@ pub trait Runtime: Send + Sync {
     async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
     /// Run a command in the container (exec probes); returns the exit code.
     async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<i32, RuntimeError>;
+    /// Start an interactive command in the container (`kubectl exec`).
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &exec::ExecSpec,
+    ) -> Result<exec::ExecSession, RuntimeError>;
     /// The container's log for `q`, as the kubelet serves it.
     async fn logs(
         &self,

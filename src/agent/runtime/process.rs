@@ -347,6 +347,20 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &super::exec::ExecSpec,
+    ) -> Result<super::exec::ExecSession, RuntimeError> {
+        let m = self.meta(id)?;
+        if !alive(m.shim_pid, m.shim_start) {
+            return Err(RuntimeError::Other(format!(
+                "container {id} is not running"
+            )));
+        }
+        super::exec::host_session(spec, &m.env, m.working_dir.as_deref())
+    }
+
     async fn logs(&self, id: &str, q: &LogQuery) -> Result<LogStream, RuntimeError> {
         let m = self.meta(id)?;
         let Some(dir) = m.log_dir.clone() else {

@@ -5,6 +5,7 @@
 //! the bearer token in `<state-dir>/pki/kube-token`; anonymous requests get 401. Every
 //! mutation gets a 405 `Status` saying static pods change through their manifest files.
 
+mod exec;
 pub mod objects;
 mod podlog;
 pub mod selector;
@@ -256,6 +257,38 @@ impl Filter {
     }
 }
 
+/// Whether the request carries the API's bearer token.
+fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == token)
+}
+
+/// `pods/exec`: only the admin certificate may run commands (the token is read-only).
+async fn exec_route(
+    State(api): State<KubeApi>,
+    Extension(cert): Extension<ClientCert>,
+    headers: HeaderMap,
+    axum::extract::Path((namespace, name)): axum::extract::Path<(String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    ws: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> Response {
+    let bearer = bearer_ok(&headers, &api.token);
+    let who = match (&cert.0, bearer) {
+        (Some(id), _) if id == super::pki::ADMIN_IDENTITY => exec::Exec::Admin(id),
+        (_, true) => exec::Exec::Token,
+        (Some(node), false) => exec::Exec::Node(node),
+        (None, false) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+    };
+    let query = query.unwrap_or_default();
+    exec::serve(&api.shared, who, &namespace, &name, &query, ws).await
+}
+
 async fn handle(
     State(api): State<KubeApi>,
     Extension(cert): Extension<ClientCert>,
@@ -264,11 +297,7 @@ async fn handle(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == api.token.as_str());
+    let bearer = bearer_ok(&headers, &api.token);
     let caller = match (bearer, cert.0) {
         (true, _) => Caller::Admin,
         (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
@@ -535,7 +564,13 @@ pub async fn serve(
         shared,
         token: Arc::new(token(state_dir)?),
     };
-    let router = Router::new().fallback(handle).with_state(api);
+    let router = Router::new()
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            axum::routing::any(exec_route),
+        )
+        .fallback(handle)
+        .with_state(api);
     Ok(tokio::spawn(async move {
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {

@@ -1,5 +1,6 @@
-//! The agent's end of the log tunnel: a second gRPC stream to the coordinator, opened by the
-//! agent (nodes need no inbound port), over which the coordinator asks for container logs.
+//! The agent's end of the tunnel: a second gRPC stream to the coordinator, opened by the
+//! agent (nodes need no inbound port), over which the coordinator asks for container logs
+//! and runs commands in containers (`exec`).
 //! Each log is sent in chunks of at most [`MAX_CHUNK`] bytes and only as far as the credit the
 //! coordinator granted (its reader's consumption), so a paused client stops the file reading
 //! here instead of filling memory anywhere. See `docs/ARCHITECTURE.md`.
@@ -12,10 +13,13 @@ use futures::StreamExt as _;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
+pub mod exec;
+
 use super::logs::LogQuery;
 use super::pod_logs::{self, LogError, LogRequest};
 use super::reporter::{ReportConfig, connect};
 use super::runtime::Runtime;
+use super::runtime::exec::ExecInput;
 use super::state::AgentState;
 use crate::rpc::{self, tunnel_down, tunnel_up};
 
@@ -46,14 +50,21 @@ pub fn spawn(
     })
 }
 
+/// A stream being served: its credit, its task, and (exec) its input.
+struct Served {
+    credit: Arc<Semaphore>,
+    task: tokio::task::AbortHandle,
+    input: Option<mpsc::Sender<ExecInput>>,
+}
+
 /// Streams being served on one tunnel; aborted when the tunnel ends.
 #[derive(Default)]
-struct Streams(HashMap<u64, (Arc<Semaphore>, tokio::task::AbortHandle)>);
+struct Streams(HashMap<u64, Served>);
 
 impl Drop for Streams {
     fn drop(&mut self) {
-        for (_, (_, h)) in self.0.drain() {
-            h.abort();
+        for (_, s) in self.0.drain() {
+            s.task.abort();
         }
     }
 }
@@ -77,17 +88,21 @@ async fn session(
         tokio::select! {
             m = down.message() => {
                 let Some(m) = m? else { return Ok(()) };
+                let (id, opening) = match &m.body {
+                    Some(tunnel_down::Body::LogOpen(o)) => (o.id, true),
+                    Some(tunnel_down::Body::ExecOpen(o)) => (o.id, true),
+                    _ => (0, false),
+                };
+                if opening && streams.0.len() >= MAX_STREAMS {
+                    let msg = format!(
+                        "too many streams on node {} (at most {MAX_STREAMS})",
+                        state.node
+                    );
+                    let _ = tx.send(end(id, 429, msg)).await;
+                    continue;
+                }
                 match m.body {
                     Some(tunnel_down::Body::LogOpen(open)) => {
-                        let id = open.id;
-                        if streams.0.len() >= MAX_STREAMS {
-                            let msg = format!(
-                                "too many log streams on node {} (at most {MAX_STREAMS})",
-                                state.node
-                            );
-                            let _ = tx.send(end(id, 429, msg)).await;
-                            continue;
-                        }
                         let credit = Arc::new(Semaphore::new(open.window as usize));
                         let task = tokio::spawn(serve_log(
                             open,
@@ -97,16 +112,53 @@ async fn session(
                             credit.clone(),
                             done_tx.clone(),
                         ));
-                        streams.0.insert(id, (credit, task.abort_handle()));
+                        let task = task.abort_handle();
+                        streams.0.insert(id, Served { credit, task, input: None });
+                    }
+                    Some(tunnel_down::Body::ExecOpen(open)) => {
+                        let credit = Arc::new(Semaphore::new(open.window as usize));
+                        let (in_tx, in_rx) = mpsc::channel(64);
+                        let task = tokio::spawn(exec::serve(
+                            open,
+                            exec::Ends {
+                                state: state.clone(),
+                                runtime: runtime.clone(),
+                                up: tx.clone(),
+                                credit: credit.clone(),
+                                input: in_rx,
+                                done: done_tx.clone(),
+                            },
+                        ));
+                        let task = task.abort_handle();
+                        streams.0.insert(id, Served { credit, task, input: Some(in_tx) });
                     }
                     Some(tunnel_down::Body::Credit(c)) => {
-                        if let Some((credit, _)) = streams.0.get(&c.id) {
-                            credit.add_permits(c.bytes as usize);
+                        if let Some(s) = streams.0.get(&c.id) {
+                            s.credit.add_permits(c.bytes as usize);
                         }
                     }
                     Some(tunnel_down::Body::Cancel(c)) => {
-                        if let Some((_, task)) = streams.0.remove(&c.id) {
-                            task.abort();
+                        if let Some(s) = streams.0.remove(&c.id) {
+                            s.task.abort();
+                        }
+                    }
+                    Some(tunnel_down::Body::Stdin(i)) => {
+                        if let Some(input) = streams.0.get(&i.id).and_then(|s| s.input.clone()) {
+                            if !i.data.is_empty() {
+                                let _ = input.send(ExecInput::Stdin(i.data)).await;
+                            }
+                            if i.close {
+                                let _ = input.send(ExecInput::CloseStdin).await;
+                            }
+                        }
+                    }
+                    Some(tunnel_down::Body::Resize(r)) => {
+                        if let Some(input) = streams.0.get(&r.id).and_then(|s| s.input.clone()) {
+                            let size = ExecInput::Resize {
+                                width: r.width.min(u32::from(u16::MAX)) as u16,
+                                height: r.height.min(u32::from(u16::MAX)) as u16,
+                            };
+                            let _ = input.send(size).await;
                         }
                     }
                     None => {}
@@ -119,9 +171,15 @@ async fn session(
     }
 }
 
-fn end(id: u64, code: u32, error: String) -> rpc::TunnelUp {
+/// The end of a stream: an error (code, message) or a clean end (0, "").
+pub(super) fn end(id: u64, code: u32, error: String) -> rpc::TunnelUp {
     rpc::TunnelUp {
-        body: Some(tunnel_up::Body::End(rpc::StreamEnd { id, error, code })),
+        body: Some(tunnel_up::Body::End(rpc::StreamEnd {
+            id,
+            error,
+            code,
+            ..Default::default()
+        })),
     }
 }
 
@@ -189,6 +247,7 @@ async fn serve_log(
                 let data = tunnel_up::Body::Data(rpc::StreamData {
                     id,
                     data: bytes::Bytes::copy_from_slice(piece),
+                    stream: 1,
                 });
                 tx.send(rpc::TunnelUp { body: Some(data) })
                     .await
