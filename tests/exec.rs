@@ -17,12 +17,18 @@ fn lab(runtime: &str, node: &str) -> FleetLab {
     let manifest = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: box\n  namespace: edge\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {BUSYBOX}\n    command: [sleep, '3600']\n    env:\n    - name: GREETING\n      value: hello-from-the-pod\n"
     );
+    // A container that keeps a CPU somewhat busy, for kubectl top.
+    let busy = manifest.replace("name: box", "name: busy").replace(
+        "command: [sleep, '3600']",
+        "command: [sh, -c, 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.05; done']",
+    );
     let lab = FleetLab::start_on(runtime, &[node], |p| {
         write(&p.join("nodes").join(node).join("box.yaml"), &manifest);
+        write(&p.join("nodes").join(node).join("busy.yaml"), &busy);
     });
     wait_for(T, "the pod running in kubectl", || {
         let out = lab.kubectl(&["get", "pods", "-n", "edge"]).stdout;
-        out.contains("Running").then_some(())
+        (out.matches("Running").count() == 2).then_some(())
     });
     lab
 }
@@ -107,6 +113,26 @@ fn exec_like_kubectl(runtime: &str, node: &str) {
         .expect(0)
         .stdout;
     assert!(events.contains("Exec"), "{events}");
+
+    // kubectl top: the busy container uses CPU, the node reports usage.
+    let busy = format!("busy-{node}");
+    wait_for(T, "kubectl top pods with CPU for the busy pod", || {
+        let r = lab.kubectl(&["top", "pods", "-n", "edge", "--no-headers"]);
+        let line = r.stdout.lines().find(|l| l.starts_with(&busy))?.to_string();
+        let cpu = line
+            .split_whitespace()
+            .nth(1)?
+            .trim_end_matches('m')
+            .parse::<u64>()
+            .ok()?;
+        (r.code == 0 && cpu > 0).then_some(())
+    });
+    let r = lab
+        .kubectl(&["top", "pods", "-n", "edge", "--containers"])
+        .expect(0);
+    assert!(r.stdout.contains("main"), "{}", r.stdout);
+    let r = lab.kubectl(&["top", "nodes"]).expect(0);
+    assert!(r.stdout.contains(node), "{}", r.stdout);
 }
 
 #[test]

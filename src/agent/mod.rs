@@ -20,6 +20,7 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod tunnel;
+pub mod usage;
 pub mod watcher;
 pub mod worker;
 

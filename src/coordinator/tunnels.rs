@@ -52,6 +52,8 @@ struct NodeTunnel {
 struct Inner {
     nodes: HashMap<String, NodeTunnel>,
     next: u64,
+    /// The latest usage report of each node with a tunnel.
+    usage: HashMap<String, rpc::Usage>,
 }
 
 /// Every node's tunnel.
@@ -140,7 +142,13 @@ impl TunnelHub {
             .is_some_and(|t| t.generation == generation)
         {
             g.nodes.remove(node);
+            g.usage.remove(node);
         }
+    }
+
+    /// The latest usage reports, by node (nodes whose tunnel is open).
+    pub fn usage(&self) -> HashMap<String, rpc::Usage> {
+        self.lock().usage.clone()
     }
 
     /// Nodes with a tunnel.
@@ -164,6 +172,16 @@ impl TunnelHub {
                 },
             ),
             tunnel_up::Body::Hello(_) => return,
+            tunnel_up::Body::Usage(u) => {
+                let mut g = self.lock();
+                if g.nodes
+                    .get(node)
+                    .is_some_and(|t| t.generation == generation)
+                {
+                    g.usage.insert(node.to_string(), u);
+                }
+                return;
+            }
         };
         let mut g = self.lock();
         let Some(t) = g.nodes.get_mut(node).filter(|t| t.generation == generation) else {

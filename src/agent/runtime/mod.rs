@@ -218,6 +218,8 @@ pub trait Runtime: Send + Sync {
         id: &str,
         spec: &exec::ExecSpec,
     ) -> Result<exec::ExecSession, RuntimeError>;
+    /// CPU time and memory of a running container now (for `kubectl top`).
+    async fn sample(&self, id: &str) -> Result<crate::agent::usage::Sample, RuntimeError>;
     /// The container's log for `q`, as the kubelet serves it.
     async fn logs(
         &self,

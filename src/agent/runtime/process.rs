@@ -361,6 +361,12 @@ impl Runtime for ProcessRuntime {
         super::exec::host_session(spec, &m.env, m.working_dir.as_deref())
     }
 
+    async fn sample(&self, id: &str) -> Result<crate::agent::usage::Sample, RuntimeError> {
+        let m = self.meta(id)?;
+        // The shim leads the container's session; its processes are the container.
+        Ok(crate::agent::usage::session_sample(m.shim_pid))
+    }
+
     async fn logs(&self, id: &str, q: &LogQuery) -> Result<LogStream, RuntimeError> {
         let m = self.meta(id)?;
         let Some(dir) = m.log_dir.clone() else {

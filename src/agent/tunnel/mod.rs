@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 pub mod exec;
+pub mod usage;
 
 use super::logs::LogQuery;
 use super::pod_logs::{self, LogError, LogRequest};
@@ -83,6 +84,16 @@ async fn session(
     tx.send(rpc::TunnelUp { body: Some(hello) }).await?;
     let mut down = client.tunnel(ReceiverStream::new(rx)).await?.into_inner();
     let mut streams = Streams::default();
+    // Usage reports for kubectl top, for as long as this tunnel lasts.
+    let sampler = tokio::spawn(usage::run(runtime.clone(), tx.clone()));
+    streams.0.insert(
+        0,
+        Served {
+            credit: Arc::new(Semaphore::new(0)),
+            task: sampler.abort_handle(),
+            input: None,
+        },
+    );
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
     loop {
         tokio::select! {

@@ -6,6 +6,7 @@
 //! mutation gets a 405 `Status` saying static pods change through their manifest files.
 
 mod exec;
+mod metrics;
 pub mod objects;
 mod podlog;
 pub mod selector;
@@ -332,6 +333,13 @@ async fn handle(
             ),
         );
     }
+    let node_caller = match &caller {
+        Caller::Node(n) => Some(n.as_str()),
+        Caller::Admin => None,
+    };
+    if let Some(r) = metrics::serve(&api.shared, node_caller, &path, &q) {
+        return r;
+    }
     let table = wants_table(&headers);
     let (resource, namespace, name) = match path.as_slice() {
         ["version"] => {
@@ -353,9 +361,6 @@ async fn handle(
                 "versions": ["v1"],
                 "serverAddressByClientCIDRs": [],
             }));
-        }
-        ["apis"] => {
-            return ok_json(&json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}));
         }
         ["api", "v1"] => return ok_json(&resource_list()),
         ["healthz"] | ["readyz"] | ["livez"] => return "ok".into_response(),
