@@ -152,6 +152,21 @@ fn kubectl_logs_and_podfleet_logs_read_through_the_coordinator() {
         r.stdout
     );
 
+    // The official Python client: read_namespaced_pod_log, with follow.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kube_logs.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(lab.path().join("fleet.kubeconfig"))
+        .args(["edge", "talker-n1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // podfleet logs: the same across the fleet, prefixed node/pod/container.
     let r = lab
         .logs(&["-n", "edge", "--selector", "app=talk", "--tail", "2"])
@@ -235,6 +250,74 @@ fn a_follow_ends_with_an_error_when_the_agent_goes_away() {
     std::io::Read::read_to_string(&mut follow.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("went away"), "{err}");
+}
+
+/// The agent's open tunnel streams, from its `/metrics` on the local socket.
+fn agent_streams(lab: &Lab, node: &str) -> Option<u64> {
+    use std::io::{Read as _, Write as _};
+    let sock = lab.path().join("agents").join(node).join("agent.sock");
+    let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines()
+        .find(|l| l.starts_with("podfleet_agent_tunnel_streams"))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_stream_on_the_node() {
+    let lab = lab();
+    wait_for(T, "logs readable", || {
+        let r = lab.kubectl(&["logs", "-n", "edge", "talker-n1", "--tail=1"]);
+        (r.code == 0).then_some(())
+    });
+    let mut follow = lab
+        .kubectl_cmd(&["logs", "-f", "-n", "edge", "talker-n1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(agent_streams(&lab, "n1"), Some(1));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let gone = std::time::Instant::now();
+    wait_for(
+        Duration::from_secs(10),
+        "the stream ended on the node",
+        || (agent_streams(&lab, "n1") == Some(0)).then_some(()),
+    );
+    eprintln!(
+        "stream ended on the node {} ms after the reader was killed",
+        gone.elapsed().as_millis()
+    );
+
+    // At most 16 streams per client (identity and address); the 17th gets 429.
+    let mut readers: Vec<std::process::Child> = (0..16)
+        .map(|_| {
+            lab.kubectl_cmd(&["logs", "-f", "--tail=1", "-n", "edge", "talker-n2"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    wait_for(T, "16 streams open", || {
+        (agent_streams(&lab, "n2") == Some(16)).then_some(())
+    });
+    let r = lab.kubectl(&["logs", "--tail=1", "-n", "edge", "talker-n2"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("too many streams"), "{}", r.stderr);
+    for mut c in readers.drain(..) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }
 
 /// Resident memory of a process in MiB.

@@ -194,6 +194,12 @@ pub fn render_metrics(s: &Snapshot) -> String {
         s.node,
         s.issues.len()
     ));
+    out.push_str("# HELP podfleet_agent_tunnel_streams Log and exec streams served to the coordinator now.\n# TYPE podfleet_agent_tunnel_streams gauge\n");
+    out.push_str(&format!(
+        "podfleet_agent_tunnel_streams{{node=\"{}\"}} {}\n",
+        s.node,
+        super::tunnel::open_streams()
+    ));
     out.push_str("# HELP podfleet_agent_events_total Events recorded since start.\n# TYPE podfleet_agent_events_total counter\n");
     out.push_str(&format!(
         "podfleet_agent_events_total{{node=\"{}\"}} {}\n",

@@ -100,7 +100,7 @@ async fn pod_log(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    match super::logs_api::open(&s, &ns, &name, &q).await {
+    match super::logs_api::open(&s, None, &ns, &name, &q).await {
         Ok(reader) => axum::body::Body::from_stream(reader.into_stream()).into_response(),
         Err(e) => (
             StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

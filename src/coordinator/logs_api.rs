@@ -76,9 +76,11 @@ pub fn mirror(shared: &Shared, namespace: &str, name: &str) -> anyhow::Result<Op
         .find(|m| m["metadata"]["namespace"] == namespace && m["metadata"]["name"] == name))
 }
 
-/// Open `namespace/pod`'s log on the node it runs on.
+/// Open `namespace/pod`'s log on the node it runs on, for `client` (limited per client;
+/// None: the local socket).
 pub async fn open(
     shared: &Arc<Shared>,
+    client: Option<&str>,
     namespace: &str,
     pod: &str,
     q: &HashMap<String, String>,
@@ -93,7 +95,7 @@ pub async fn open(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    shared.tunnels.open_log(&node, &p).await
+    shared.tunnels.open_log(&node, client, &p).await
 }
 
 /// A pod whose logs `podfleet logs` reads.

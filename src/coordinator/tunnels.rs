@@ -14,8 +14,10 @@ use crate::rpc::{self, tunnel_down, tunnel_up};
 
 /// Bytes an agent may send on a stream before its reader consumed any.
 pub const WINDOW: u64 = 256 * 1024;
-/// Log streams open to one node at once, through this coordinator.
+/// Streams open to one node at once, through this coordinator.
 pub const MAX_PER_NODE: usize = 32;
+/// Streams one client (identity and address) may hold open at once.
+pub const MAX_PER_CLIENT: usize = 16;
 /// How long to wait for the agent to open a log.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -54,6 +56,8 @@ struct Inner {
     next: u64,
     /// The latest usage report of each node with a tunnel.
     usage: HashMap<String, rpc::Usage>,
+    /// Open streams per limited client.
+    per_client: HashMap<String, usize>,
 }
 
 /// Every node's tunnel.
@@ -200,10 +204,11 @@ impl TunnelHub {
     pub async fn open_log(
         self: &Arc<Self>,
         node: &str,
+        client: Option<&str>,
         p: &LogParams,
     ) -> Result<TunnelStream, OpenError> {
         let p = p.clone();
-        self.open(node, move |id| {
+        self.open(node, client, move |id| {
             tunnel_down::Body::LogOpen(rpc::LogOpen {
                 id,
                 namespace: p.namespace,
@@ -225,10 +230,11 @@ impl TunnelHub {
     pub async fn open_exec(
         self: &Arc<Self>,
         node: &str,
+        client: Option<&str>,
         p: &ExecParams,
     ) -> Result<TunnelStream, OpenError> {
         let p = p.clone();
-        self.open(node, move |id| {
+        self.open(node, client, move |id| {
             tunnel_down::Body::ExecOpen(rpc::ExecOpen {
                 id,
                 namespace: p.namespace,
@@ -243,13 +249,26 @@ impl TunnelHub {
         .await
     }
 
+    /// Open a stream to `node` for `client` (None: not limited per client, the local
+    /// socket).
     async fn open(
         self: &Arc<Self>,
         node: &str,
+        client: Option<&str>,
         request: impl FnOnce(u64) -> tunnel_down::Body,
     ) -> Result<TunnelStream, OpenError> {
         let (id, down, mut rx) = {
             let mut g = self.lock();
+            if let Some(c) = client
+                && g.per_client.get(c).copied().unwrap_or(0) >= MAX_PER_CLIENT
+            {
+                return Err(OpenError {
+                    code: 429,
+                    message: format!(
+                        "too many streams open for {c} (at most {MAX_PER_CLIENT} at once)"
+                    ),
+                });
+            }
             g.next += 1;
             let id = g.next;
             let Some(t) = g.nodes.get_mut(node) else {
@@ -270,11 +289,16 @@ impl TunnelHub {
             }
             let (tx, rx) = mpsc::unbounded_channel();
             t.streams.insert(id, tx);
-            (id, t.down.clone(), rx)
+            let down = t.down.clone();
+            if let Some(c) = client {
+                *g.per_client.entry(c.to_string()).or_insert(0) += 1;
+            }
+            (id, down, rx)
         };
         let mut stream = TunnelStream {
             hub: self.clone(),
             node: node.to_string(),
+            client: client.map(String::from),
             id,
             down,
             rx: mpsc::unbounded_channel().1,
@@ -310,10 +334,24 @@ impl TunnelHub {
         }
     }
 
-    fn forget(&self, node: &str, id: u64) {
-        if let Some(t) = self.lock().nodes.get_mut(node) {
+    fn forget(&self, node: &str, client: Option<&str>, id: u64) {
+        let mut g = self.lock();
+        if let Some(t) = g.nodes.get_mut(node) {
             t.streams.remove(&id);
         }
+        if let Some(c) = client
+            && let Some(n) = g.per_client.get_mut(c)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                g.per_client.remove(c);
+            }
+        }
+    }
+
+    /// Streams open through this coordinator (all nodes).
+    pub fn open_streams(&self) -> usize {
+        self.lock().nodes.values().map(|t| t.streams.len()).sum()
     }
 }
 
@@ -321,6 +359,7 @@ impl TunnelHub {
 pub struct TunnelStream {
     hub: Arc<TunnelHub>,
     node: String,
+    client: Option<String>,
     id: u64,
     down: mpsc::UnboundedSender<rpc::TunnelDown>,
     rx: mpsc::UnboundedReceiver<Up>,
@@ -411,7 +450,7 @@ impl Drop for TunnelStream {
         if !self.done {
             self.send(tunnel_down::Body::Cancel(rpc::Cancel { id: self.id }));
         }
-        self.hub.forget(&self.node, self.id);
+        self.hub.forget(&self.node, self.client.as_deref(), self.id);
     }
 }
 
@@ -435,7 +474,8 @@ mod tests {
         rpc::LogOpen,
     ) {
         let h = hub.clone();
-        let opener = tokio::spawn(async move { h.open_log("n1", &LogParams::default()).await });
+        let opener =
+            tokio::spawn(async move { h.open_log("n1", None, &LogParams::default()).await });
         let tunnel_down::Body::LogOpen(open) = next_down(down).await else {
             panic!("expected LogOpen")
         };
@@ -479,7 +519,7 @@ mod tests {
     async fn errors_name_the_cause() {
         let hub = Arc::new(TunnelHub::default());
         let e = hub
-            .open_log("n9", &LogParams::default())
+            .open_log("n9", None, &LogParams::default())
             .await
             .err()
             .unwrap();

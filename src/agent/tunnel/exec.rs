@@ -32,6 +32,7 @@ pub struct Ends {
 /// Serve one exec stream.
 pub async fn serve(open: rpc::ExecOpen, mut e: Ends) {
     let id = open.id;
+    let _counted = super::Counted::new();
     let result = run(&open, &mut e).await;
     let last = match result {
         Ok(code) => Some(rpc::TunnelUp {

@@ -24,6 +24,30 @@ use super::runtime::exec::ExecInput;
 use super::state::AgentState;
 use crate::rpc::{self, tunnel_down, tunnel_up};
 
+/// Log and exec streams being served right now (the agent's `/metrics`).
+static OPEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Log and exec streams this agent is serving now.
+pub fn open_streams() -> usize {
+    OPEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts a stream as open for as long as it lives (an aborted task drops it too).
+pub(super) struct Counted;
+
+impl Counted {
+    pub(super) fn new() -> Counted {
+        OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Largest data message.
 pub const MAX_CHUNK: usize = 32 * 1024;
 /// Concurrent log streams served per node.
@@ -230,6 +254,7 @@ async fn serve_log(
     done: mpsc::UnboundedSender<u64>,
 ) {
     let id = open.id;
+    let _counted = Counted::new();
     let result = async {
         let (req, q) = request(&open).map_err(|e| (400, e))?;
         let snap = state.snapshot();

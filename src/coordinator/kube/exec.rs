@@ -63,6 +63,7 @@ fn params(namespace: &str, pod: &str, raw_query: &str) -> Result<ExecParams, Str
 /// Serve one exec request.
 pub(super) async fn serve(
     shared: &Arc<Shared>,
+    client: &str,
     who: Exec<'_>,
     namespace: &str,
     name: &str,
@@ -124,7 +125,7 @@ pub(super) async fn serve(
         .to_string();
     tracing::info!(%user, %namespace, pod = %name, container = %p.container, command = ?p.command, %node, "exec");
     record(shared, &node, &mirror, &user, &p);
-    let stream = match shared.tunnels.open_exec(&node, &p).await {
+    let stream = match shared.tunnels.open_exec(&node, Some(client), &p).await {
         Ok(s) => s,
         Err(e) => {
             let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -40,6 +40,10 @@ const KUBE_MINOR: &str = "33";
 #[derive(Clone)]
 struct ClientCert(Option<String>);
 
+/// The client's address (streams are limited per identity and address).
+#[derive(Clone, Copy)]
+struct Peer(SocketAddr);
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Caller {
@@ -271,6 +275,7 @@ fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
 async fn exec_route(
     State(api): State<KubeApi>,
     Extension(cert): Extension<ClientCert>,
+    Extension(peer): Extension<Peer>,
     headers: HeaderMap,
     axum::extract::Path((namespace, name)): axum::extract::Path<(String, String)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
@@ -287,18 +292,27 @@ async fn exec_route(
         (None, false) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
     };
     let query = query.unwrap_or_default();
-    exec::serve(&api.shared, who, &namespace, &name, &query, ws).await
+    let client = client_key(cert.0.as_deref(), peer);
+    exec::serve(&api.shared, &client, who, &namespace, &name, &query, ws).await
+}
+
+/// Who a client is for per-client limits: its identity (certificate name or the token) and
+/// its address.
+fn client_key(cert: Option<&str>, peer: Peer) -> String {
+    format!("{}@{}", cert.unwrap_or("token"), peer.0.ip())
 }
 
 async fn handle(
     State(api): State<KubeApi>,
     Extension(cert): Extension<ClientCert>,
+    Extension(peer): Extension<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let bearer = bearer_ok(&headers, &api.token);
+    let client = client_key(cert.0.as_deref(), peer);
     let caller = match (bearer, cert.0) {
         (true, _) => Caller::Admin,
         (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
@@ -315,7 +329,7 @@ async fn handle(
             Caller::Node(n) => Some(n.as_str()),
             Caller::Admin => None,
         };
-        return podlog::serve(&api.shared, node, ns, name, &q).await;
+        return podlog::serve(&api.shared, &client, node, ns, name, &q).await;
     }
     if method != Method::GET {
         let what = match path.as_slice() {
@@ -597,7 +611,9 @@ pub async fn serve(
                     .peer_certificates()
                     .and_then(|c| c.first())
                     .and_then(|c| super::pki::identity_of(c.as_ref()));
-                let app = router.layer(Extension(ClientCert(cert)));
+                let app = router
+                    .layer(Extension(ClientCert(cert)))
+                    .layer(Extension(Peer(peer)));
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),

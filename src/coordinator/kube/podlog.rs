@@ -14,6 +14,7 @@ use super::status;
 /// a node's certificate gets 403.
 pub(super) async fn serve(
     shared: &Arc<Shared>,
+    client: &str,
     node_caller: Option<&str>,
     namespace: &str,
     name: &str,
@@ -28,7 +29,7 @@ pub(super) async fn serve(
             ),
         );
     }
-    match super::super::logs_api::open(shared, namespace, name, q).await {
+    match super::super::logs_api::open(shared, Some(client), namespace, name, q).await {
         Ok(reader) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain")],
