@@ -178,6 +178,28 @@ fn docker_runtime_logs_like_kubectl() {
 }
 
 #[test]
+fn a_large_docker_log_arrives_whole() {
+    let l = lab("docker", "logs-big", &[]);
+    // 20 MiB in 100-byte lines (under the 10 MiB x 5 rotation), then a marker.
+    l.put(
+        "big.yaml",
+        &pod(
+            "big",
+            "head -c 20971520 /dev/zero | tr \\\\0 x | fold -w 99; echo; echo big-done; sleep 3600",
+            "",
+        ),
+    );
+    common::wait_for(Duration::from_secs(180), "20 MiB written", || {
+        let r = l.logs(&["default/big", "--tail", "1"]);
+        (r.stdout == "big-done\n").then_some(())
+    });
+    let all = l.logs(&["default/big"]).expect(0).stdout;
+    assert_eq!(all.len(), 20971520 + 20971520 / 99 + 1 + 9, "every byte, every line");
+    let stamped = l.logs(&["default/big", "--timestamps"]).expect(0).stdout;
+    assert_eq!(stamped.lines().count(), all.lines().count());
+}
+
+#[test]
 fn process_logs_rotate_by_size_and_follow_ends_with_the_container() {
     let l = lab(
         "process",

@@ -139,13 +139,19 @@ impl coordinator_server::Coordinator for ReportService {
         let (generation, down) = tunnels.attach(&node);
         tracing::debug!(%node, "log tunnel open");
         tokio::spawn(async move {
-            while let Ok(Some(m)) = inbound.message().await {
-                if let Some(body) = m.body {
-                    tunnels.route(&node, generation, body);
+            let why = loop {
+                match inbound.message().await {
+                    Ok(Some(m)) => {
+                        if let Some(body) = m.body {
+                            tunnels.route(&node, generation, body);
+                        }
+                    }
+                    Ok(None) => break "closed by the agent".to_string(),
+                    Err(e) => break e.to_string(),
                 }
-            }
+            };
             tunnels.detach(&node, generation);
-            tracing::debug!(%node, "log tunnel closed");
+            tracing::info!(%node, "log tunnel closed: {why}");
         });
         let down = tokio_stream::wrappers::UnboundedReceiverStream::new(down);
         Ok(Response::new(Box::pin(futures::StreamExt::map(down, Ok))))

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 use crate::rpc::{self, tunnel_down, tunnel_up};
 
 /// Bytes an agent may send on a stream before its reader consumed any.
-pub const WINDOW: u64 = 256 * 1024;
+pub const WINDOW: u64 = 1024 * 1024;
+/// Consumed bytes are returned to the agent as credit once this many are owed.
+const CREDIT_BATCH: u64 = WINDOW / 4;
 /// Streams open to one node at once, through this coordinator.
 pub const MAX_PER_NODE: usize = 32;
 /// Streams one client (identity and address) may hold open at once.
@@ -300,6 +302,7 @@ impl TunnelHub {
             node: node.to_string(),
             client: client.map(String::from),
             id,
+            owed: 0,
             down,
             rx: mpsc::unbounded_channel().1,
             done: false,
@@ -361,6 +364,8 @@ pub struct TunnelStream {
     node: String,
     client: Option<String>,
     id: u64,
+    /// Consumed bytes not yet returned to the agent as credit.
+    owed: u64,
     down: mpsc::UnboundedSender<rpc::TunnelDown>,
     rx: mpsc::UnboundedReceiver<Up>,
     done: bool,
@@ -380,15 +385,20 @@ impl TunnelStream {
             match self.rx.recv().await {
                 Some(Up::Opened) => continue,
                 Some(Up::Data(stream, b)) => {
-                    // Consumed: the agent may send as much again.
-                    self.send(tunnel_down::Body::Credit(rpc::Credit {
-                        id: self.id,
-                        bytes: b.len() as u64,
-                    }));
+                    // Consumed: the agent may send as much again. Returned in quarters of
+                    // the window, not per chunk, to keep control messages few.
+                    self.owed += b.len() as u64;
+                    if self.owed >= CREDIT_BATCH {
+                        let bytes = std::mem::take(&mut self.owed);
+                        self.send(tunnel_down::Body::Credit(rpc::Credit { id: self.id, bytes }));
+                    }
                     return Some(Ok(Frame::Data(stream, b)));
                 }
                 Some(Up::End { error, exit, .. }) => {
                     self.done = true;
+                    if !error.is_empty() {
+                        tracing::warn!(node = %self.node, "stream {} ended with an error: {error}", self.id);
+                    }
                     return match (exit, error.is_empty()) {
                         (Some(code), _) => Some(Ok(Frame::Exit(code))),
                         (None, true) => None,
@@ -504,10 +514,14 @@ mod tests {
         let mut reader = opener.await.unwrap().unwrap();
         hub.route("n1", generation, data(open.id, "hello"));
         assert_eq!(reader.next().await.unwrap().unwrap(), "hello");
+        // Credit goes back in batches of a quarter window.
+        let big = "x".repeat(CREDIT_BATCH as usize);
+        hub.route("n1", generation, data(open.id, &big));
+        assert_eq!(reader.next().await.unwrap().unwrap().len(), big.len());
         let tunnel_down::Body::Credit(c) = next_down(&mut down).await else {
             panic!("expected Credit")
         };
-        assert_eq!((c.id, c.bytes), (open.id, 5));
+        assert_eq!((c.id, c.bytes), (open.id, CREDIT_BATCH + 5));
         drop(reader);
         let tunnel_down::Body::Cancel(c) = next_down(&mut down).await else {
             panic!("expected Cancel")

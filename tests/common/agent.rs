@@ -42,26 +42,22 @@ impl Agent {
     /// (manifests), `<root>/pki/<node>` (enrolled credentials), `<root>/agents/<node>` (state),
     /// reporting to the coordinator every second.
     pub fn reporting(root: &Path, node: &str) -> Agent {
-        Agent::reporting_with(root, node, "process")
+        Agent::reporting_with(root, node, "process", &[])
     }
 
-    /// [`Agent::reporting`] on another runtime.
-    pub fn reporting_with(root: &Path, node: &str, runtime: &str) -> Agent {
+    /// [`Agent::reporting`] on another runtime, with extra flags.
+    pub fn reporting_with(root: &Path, node: &str, runtime: &str, extra: &[&str]) -> Agent {
         let dir = root.join("nodes").join(node);
         std::fs::create_dir_all(&dir).unwrap();
         let pki = root.join("pki").join(node);
-        Agent::start(
-            runtime,
-            &dir,
-            &root.join("agents").join(node),
-            node,
-            &[
-                "--pki-dir",
-                pki.to_str().unwrap(),
-                "--heartbeat-interval",
-                "1",
-            ],
-        )
+        let mut args = vec![
+            "--pki-dir",
+            pki.to_str().unwrap(),
+            "--heartbeat-interval",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        Agent::start(runtime, &dir, &root.join("agents").join(node), node, &args)
     }
 
     fn spawn(&mut self) {

@@ -27,6 +27,16 @@ impl FleetLab {
 
     /// [`FleetLab::start`] with agents on `runtime`.
     pub fn start_on(runtime: &str, nodes: &[&str], manifests: impl FnOnce(&Path)) -> FleetLab {
+        FleetLab::start_with(runtime, nodes, &[], manifests)
+    }
+
+    /// [`FleetLab::start_on`] with extra agent flags.
+    pub fn start_with(
+        runtime: &str,
+        nodes: &[&str],
+        agent_args: &[&str],
+        manifests: impl FnOnce(&Path),
+    ) -> FleetLab {
         if runtime == "docker" {
             super::ensure_busybox_image();
         }
@@ -66,7 +76,7 @@ impl FleetLab {
         manifests(p);
         let agents = nodes
             .iter()
-            .map(|n| Agent::reporting_with(p, n, runtime))
+            .map(|n| Agent::reporting_with(p, n, runtime, agent_args))
             .collect();
         let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
         std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();

@@ -45,11 +45,14 @@ pub fn frame_line(frame: &[u8], stream: Stream) -> Option<CriLine> {
 /// Stream a container's log for `q`. Frames are read only as fast as the reader takes
 /// them (a bounded channel), and stop when the reader goes away.
 pub fn stream(docker: &Docker, id: &str, q: &LogQuery) -> LogStream {
+    // Without --since or --timestamps the engine's bytes pass through as they are (the
+    // fast path: no timestamps to format, parse and strip per line).
+    let raw = q.since.is_none() && !q.timestamps;
     let mut b = LogsOptionsBuilder::new()
         .follow(q.follow)
         .stdout(true)
         .stderr(true)
-        .timestamps(true);
+        .timestamps(!raw);
     if let Some(n) = q.tail {
         b = b.tail(&n.to_string());
     }
@@ -57,11 +60,12 @@ pub fn stream(docker: &Docker, id: &str, q: &LogQuery) -> LogStream {
         // Whole seconds for the engine; the exact cut is made below.
         b = b.since(s.as_second().clamp(0, i64::from(i32::MAX)) as i32);
     }
-    let mut frames = docker.logs(id, Some(b.build())).ready_chunks(64);
+    let mut frames = docker.logs(id, Some(b.build())).ready_chunks(512);
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     let q = q.clone();
     tokio::spawn(async move {
         let mut printer = Printer::new(&q);
+        let mut left = q.limit_bytes;
         while let Some(batch) = frames.next().await {
             let mut buf = Vec::new();
             let mut go_on = true;
@@ -77,6 +81,18 @@ pub fn stream(docker: &Docker, id: &str, q: &LogQuery) -> LogStream {
                         return;
                     }
                 };
+                if raw {
+                    let n = left.map_or(message.len(), |l| (l as usize).min(message.len()));
+                    buf.extend_from_slice(&message[..n]);
+                    if let Some(l) = left.as_mut() {
+                        *l -= n as u64;
+                        if *l == 0 {
+                            go_on = false;
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 let Some(line) = frame_line(&message, stream) else {
                     continue;
                 };

@@ -4,6 +4,7 @@
 //! containers. Runtimes label everything they create with the pod identity so that a
 //! restarted agent can find and adopt it.
 
+pub mod busybox;
 pub mod docker;
 mod docker_exec;
 mod docker_logs;

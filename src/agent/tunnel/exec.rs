@@ -91,10 +91,24 @@ async fn run(open: &rpc::ExecOpen, e: &mut Ends) -> Result<i32, (u32, String)> {
         .await
         .map_err(|_| (0, String::new()))?;
     let mut input_open = true;
+    // A chunk of the other stream read while coalescing, sent next.
+    let mut held: Option<(u8, bytes::Bytes)> = None;
     loop {
         tokio::select! {
-            out = session.output.recv() => {
-                let Some((stream, data)) = out else { break };
+            out = async { match held.take() { Some(h) => Some(h), None => session.output.recv().await } } => {
+                let Some((stream, first)) = out else { break };
+                // Coalesce what is ready on the same stream (few, large DATA frames).
+                let mut data = first.to_vec();
+                while data.len() < MAX_CHUNK {
+                    match session.output.try_recv() {
+                        Ok((s, more)) if s == stream => data.extend_from_slice(&more),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
                 for piece in data.chunks(MAX_CHUNK) {
                     let Ok(permit) = e.credit.acquire_many(piece.len() as u32).await else {
                         return Err((0, String::new()));

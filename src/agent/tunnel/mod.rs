@@ -64,7 +64,7 @@ pub fn spawn(
         loop {
             let started = std::time::Instant::now();
             if let Err(e) = session(&cfg, &state, &runtime).await {
-                tracing::debug!("log tunnel: {e:#}");
+                tracing::info!("log tunnel to the coordinator ended: {e:#}");
             }
             if started.elapsed() > Duration::from_secs(30) {
                 backoff = Duration::from_millis(500);
@@ -273,7 +273,18 @@ async fn serve_log(
             .await
             .map_err(|_| (0, String::new()))?;
         while let Some(chunk) = log.next().await {
-            let chunk = chunk.map_err(|e| (500, format!("reading the log: {e}")))?;
+            let mut chunk = chunk
+                .map_err(|e| (500, format!("reading the log: {e}")))?
+                .to_vec();
+            // Coalesce what is ready into one message: a flood of tiny DATA frames is
+            // what h2 treats as an attack (GOAWAY "too_many_data_frames").
+            while chunk.len() < MAX_CHUNK {
+                match futures::FutureExt::now_or_never(log.next()) {
+                    Some(Some(Ok(more))) => chunk.extend_from_slice(&more),
+                    Some(Some(Err(e))) => return Err((500, format!("reading the log: {e}"))),
+                    Some(None) | None => break,
+                }
+            }
             for piece in chunk.chunks(MAX_CHUNK) {
                 // Wait for the coordinator's reader to make room.
                 let Ok(permit) = credit.acquire_many(piece.len() as u32).await else {
@@ -296,7 +307,12 @@ async fn serve_log(
     let last = match result {
         Ok(()) => Some(end(id, 0, String::new())),
         Err((0, _)) => None,
-        Err((code, msg)) => Some(end(id, code, msg)),
+        Err((code, msg)) => {
+            if code >= 500 {
+                tracing::warn!("log stream {id}: {msg}");
+            }
+            Some(end(id, code, msg))
+        }
     };
     if let Some(m) = last {
         let _ = tx.send(m).await;
