@@ -182,7 +182,8 @@ pub async fn finish(
     }
     if let Some(p) = write_retry(g, &out.results) {
         eprintln!(
-            "to retry the failed hosts: podfleet push --limit @{}",
+            "to retry the failed hosts: podfleet {}push --limit @{}",
+            same_inventory_args(g),
             p.display()
         );
     }
@@ -252,17 +253,37 @@ pub fn options(a: &Args) -> PushOptions {
     }
 }
 
-/// Write the names of failed hosts where `--limit @FILE` can use them.
+/// The `-i` and `--state-dir` flags of this run, to repeat in a hint (shell-quoted).
+fn same_inventory_args(g: &Globals) -> String {
+    let mut out = String::new();
+    let quote = |p: &std::path::Path| shlex::try_quote(&p.to_string_lossy()).map(|q| q.into_owned());
+    for i in &g.inventory {
+        if let Ok(q) = quote(i) {
+            out.push_str(&format!("-i {q} "));
+        }
+    }
+    if let Some(d) = &g.state_dir
+        && let Ok(q) = quote(d)
+    {
+        out.push_str(&format!("--state-dir {q} "));
+    }
+    out
+}
+
+/// Write the names of failed hosts where `--limit @FILE` can use them; remove the file
+/// when nothing failed.
 pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| !r.outcome.applied() && r.outcome != crate::store::NodeOutcome::Skipped)
         .map(|r| r.node.as_str())
         .collect();
+    let path = g.state_dir().join("last-push.retry");
     if failed.is_empty() {
+        // A run with nothing to retry leaves no stale list behind (as Ansible's .retry).
+        let _ = std::fs::remove_file(&path);
         return None;
     }
-    let path = g.state_dir().join("last-push.retry");
     std::fs::create_dir_all(g.state_dir()).ok()?;
     std::fs::write(&path, failed.join("\n") + "\n").ok()?;
     Some(path)

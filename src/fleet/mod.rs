@@ -219,7 +219,8 @@ fn duplicate_pods(host: &str, files: &BTreeMap<String, DesiredFile>) -> Vec<Diag
 
 /// Group identical diagnostics across hosts so a bad template is reported once.
 pub fn summarize(state: &DesiredState) -> Vec<String> {
-    let mut grouped: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Sorted by file, then line number (not as text: line 9 before line 10).
+    let mut grouped: BTreeMap<(String, usize, String), BTreeSet<String>> = BTreeMap::new();
     for (host, r) in state {
         if let Err(diags) = r {
             for d in diags {
@@ -228,15 +229,45 @@ pub fn summarize(state: &DesiredState) -> Vec<String> {
                     .to_string()
                     .replace(&format!(" (rendered for {host})"), "")
                     .replace(&format!(" (rendering for host {host})"), "");
-                grouped.entry(text).or_default().insert(host.clone());
+                let file = d
+                    .file
+                    .replace(&format!(" (rendered for {host})"), "")
+                    .replace(&format!(" (rendering for host {host})"), "");
+                grouped
+                    .entry((file, d.line.unwrap_or(0), text))
+                    .or_default()
+                    .insert(host.clone());
             }
         }
     }
     grouped
         .into_iter()
-        .map(|(text, hosts)| {
+        .map(|((_, _, text), hosts)| {
             let hosts: Vec<_> = hosts.into_iter().collect();
             format!("{text} [{}]", hosts.join(", "))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_sort_by_file_then_line_number() {
+        let d = |f: &str, l| Diagnostic::at(f, Some(l), "bad");
+        let state: DesiredState = [
+            (
+                "h1".to_string(),
+                Err(vec![d("b.yaml", 2), d("a.yaml", 10), d("a.yaml", 9)]),
+            ),
+            ("h2".to_string(), Err(vec![d("a.yaml", 10)])),
+        ]
+        .into();
+        let lines = summarize(&state);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("a.yaml:9"), "{lines:?}");
+        assert!(lines[1].starts_with("a.yaml:10") && lines[1].ends_with("[h1, h2]"));
+        assert!(lines[2].starts_with("b.yaml:2"), "{lines:?}");
+    }
 }
