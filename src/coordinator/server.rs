@@ -22,6 +22,11 @@ use super::pki::{self, Pki};
 use crate::rpc::{self, coordinator_server};
 use crate::store::{EventRetention, SledStore};
 
+/// HTTP/2 flow-control windows of the agent connections (both ends use them).
+pub const H2_STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// See [`H2_STREAM_WINDOW`].
+pub const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
 /// Settings of `podfleet serve`.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -326,6 +331,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     };
     let secure = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        // Windows large enough for log streams: with h2's 64 KiB default, flow control
+        // fragments a fast stream into tiny DATA frames, which h2 refuses as a flood.
+        .initial_stream_window_size(Some(H2_STREAM_WINDOW))
+        .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
         .add_service(coordinator_server::CoordinatorServer::new(svc()))
         .serve_with_incoming(tls_incoming(listener, tls, shared.clone()));
     let insecure = async {
@@ -333,6 +342,8 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             Some(addr) => {
                 tracing::warn!(%addr, "plaintext listener: agents are NOT authenticated on it");
                 tonic::transport::Server::builder()
+                    .initial_stream_window_size(Some(H2_STREAM_WINDOW))
+                    .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
                     .add_service(coordinator_server::CoordinatorServer::new(ReportService {
                         shared: shared.clone(),
                         insecure: true,
