@@ -193,6 +193,49 @@ fn kubectl_reads_the_fleet() {
         "{by_node}"
     );
 
+    // --sort-by outside metadata: kubectl asks for includeObject=Object and sorts the full
+    // objects the Table rows carry.
+    let sorted = lab.get(&["get", "pods", "-A", "--sort-by=.spec.nodeName"]);
+    let names: Vec<&str> = sorted
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(names.len(), 3, "{sorted}");
+    assert_eq!(names[0], "web-n1", "{sorted}");
+    let by_time = lab.get(&["get", "events", "-n", "edge", "--sort-by=.lastTimestamp"]);
+    assert!(
+        by_time
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("LAST SEEN")
+            && by_time.contains("pod/web-n1")
+            && by_time.contains("Started"),
+        "{by_time}"
+    );
+
+    // Bad selectors are the API server's 400, and kubectl fails with its message.
+    for (args, message) in [
+        (
+            ["-l", "bad label=="],
+            "unable to parse requirement: found 'label', expected: in, notin, =, ==, !=, gt, lt",
+        ),
+        (
+            ["--field-selector", "spec.nodename=n1"],
+            "field label not supported: spec.nodename",
+        ),
+    ] {
+        let bad = lab.kubectl("fleet.kubeconfig", &["get", "pods", "-A", args[0], args[1]]);
+        assert_eq!(bad.code, 1, "{args:?}: {}{}", bad.stdout, bad.stderr);
+        assert!(
+            bad.stderr.contains("Error from server (BadRequest)") && bad.stderr.contains(message),
+            "{args:?}: {}",
+            bad.stderr
+        );
+        assert!(!bad.stdout.contains("No resources"), "{}", bad.stdout);
+    }
+
     // Mutations are refused with the reason.
     let del = lab.kubectl(
         "fleet.kubeconfig",

@@ -293,7 +293,14 @@ async fn handle(
             ),
         );
     }
-    let table = wants_table(&headers);
+    let table = if wants_table(&headers) {
+        match table::IncludeObject::parse(q.get("includeObject").map(String::as_str)) {
+            Ok(include) => Some(include),
+            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+        }
+    } else {
+        None
+    };
     let (resource, namespace, name) = match path.as_slice() {
         ["version"] => {
             return ok_json(&json!({
@@ -348,15 +355,15 @@ async fn handle(
             &format!("the server doesn't have a resource type \"{resource}\""),
         );
     };
-    let parse = |key: &str, f: fn(&str) -> Result<Selector, String>| {
+    let parse = |key: &str, f: &dyn Fn(&str) -> Result<Selector, String>| {
         q.get(key)
             .map(|s| f(s))
             .transpose()
             .map(Option::unwrap_or_default)
     };
     let filter = match (
-        parse("labelSelector", Selector::labels),
-        parse("fieldSelector", Selector::fields),
+        parse("labelSelector", &Selector::labels),
+        parse("fieldSelector", &|s| Selector::fields(resource, s)),
     ) {
         (Ok(labels), Ok(fields)) => Filter {
             namespace: namespace.map(str::to_string),
@@ -410,15 +417,15 @@ async fn handle(
                 &format!("{singular}s \"{name}\" not found"),
             );
         };
-        return ok_json(&if table {
-            table::table(
+        return ok_json(&match table {
+            Some(include) => table::table(
                 resource,
                 std::slice::from_ref(&obj),
                 &snap.rv.to_string(),
                 now,
-            )
-        } else {
-            obj
+                include,
+            ),
+            None => obj,
         });
     }
     if watch {
@@ -429,8 +436,14 @@ async fn handle(
         return watch_response(&api, resource, filter, table, from, all);
     }
     let items: Vec<Value> = all.into_iter().filter(|o| filter.keep(o)).collect();
-    if table {
-        return ok_json(&table::table(resource, &items, &snap.rv.to_string(), now));
+    if let Some(include) = table {
+        return ok_json(&table::table(
+            resource,
+            &items,
+            &snap.rv.to_string(),
+            now,
+            include,
+        ));
     }
     ok_json(&json!({
         "kind": format!("{}List", kind_of(resource)),
@@ -440,15 +453,21 @@ async fn handle(
     }))
 }
 
-fn watch_line(kind: &str, resource: &str, object: Value, table: bool) -> Bytes {
-    let object = if table {
-        let rv = object["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap_or("0")
-            .to_string();
-        table::table(resource, &[object], &rv, jiff::Timestamp::now())
-    } else {
-        object
+fn watch_line(
+    kind: &str,
+    resource: &str,
+    object: Value,
+    table: Option<table::IncludeObject>,
+) -> Bytes {
+    let object = match table {
+        Some(include) => {
+            let rv = object["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("0")
+                .to_string();
+            table::table(resource, &[object], &rv, jiff::Timestamp::now(), include)
+        }
+        None => object,
     };
     let mut line = json!({"type": kind, "object": object}).to_string();
     line.push('\n');
@@ -462,7 +481,7 @@ fn watch_response(
     api: &KubeApi,
     resource: &'static str,
     filter: Filter,
-    table: bool,
+    table: Option<table::IncludeObject>,
     from: u64,
     current: Vec<Value>,
 ) -> Response {
