@@ -4,120 +4,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::agent::Agent;
-use common::coordinator::Coordinator;
-use common::{podfleet, wait_for, write, write_atomic};
-
-fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: {app}\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [sleep, '{secs}']\n"
-    )
-}
-
-struct Lab {
-    dir: tempfile::TempDir,
-    kube: String,
-    _serve: Coordinator,
-    _agents: Vec<Agent>,
-}
-
-impl Lab {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn node_dir(&self, node: &str) -> PathBuf {
-        self.path().join("nodes").join(node)
-    }
-    fn kubectl(&self, kubeconfig: &str, args: &[&str]) -> common::Run {
-        let out = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.path().join(kubeconfig))
-            .env("HOME", self.path())
-            .output()
-            .expect("kubectl is installed");
-        common::Run::from(out)
-    }
-    fn get(&self, args: &[&str]) -> String {
-        self.kubectl("fleet.kubeconfig", args).expect(0).stdout
-    }
-}
-
-/// A coordinator, two enrolled nodes with agents, and a kubeconfig.
-fn lab() -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let (grpc, kube) = (
-        format!("127.0.0.1:{}", common::free_port()),
-        format!("127.0.0.1:{}", common::free_port()),
-    );
-    let serve = Coordinator::start(
-        &p.join("state"),
-        &["--listen", &grpc, "--kube-listen", &kube],
-    );
-    wait_for(Duration::from_secs(30), "the kube API", || {
-        std::net::TcpStream::connect(&kube).ok().map(|_| ())
-    });
-    let mut inv = String::new();
-    for n in ["n1", "n2"] {
-        inv.push_str(&format!(
-            "{n} ansible_connection=local podfleet_config_dir={}\n",
-            p.join("pki").join(n).display()
-        ));
-    }
-    write(&p.join("local/hosts.ini"), &inv);
-    podfleet(
-        p,
-        &[
-            "-i",
-            "local/hosts.ini",
-            "--state-dir",
-            "state",
-            "agent",
-            "enroll",
-            "--coordinator",
-            &grpc,
-        ],
-        &[],
-    )
-    .expect(0);
-    write(
-        &p.join("nodes/n1/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(
-        &p.join("nodes/n2/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
-    let agents = ["n1", "n2"]
-        .iter()
-        .map(|n| Agent::reporting(p, n))
-        .collect();
-    let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
-    std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
-    let lab = Lab {
-        dir,
-        kube,
-        _serve: serve,
-        _agents: agents,
-    };
-    wait_for(
-        Duration::from_secs(60),
-        "three Running pods in kubectl",
-        || {
-            let out = lab
-                .kubectl("fleet.kubeconfig", &["get", "pods", "-A"])
-                .stdout;
-            (out.matches("Running").count() == 3).then_some(())
-        },
-    );
-    lab
-}
+use common::kubelab::{lab, pod};
+use common::{podfleet, write_atomic};
 
 #[test]
 fn kubectl_reads_the_fleet() {

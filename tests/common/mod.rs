@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod coordinator;
+pub mod kubelab;
 pub mod project;
 pub mod proxy;
 pub mod ssh;
