@@ -62,6 +62,31 @@ fn uid(lab: &Lab, name: &str) -> String {
     .to_string()
 }
 
+/// Each pod's name and resourceVersion.
+fn pod_versions(lab: &Lab) -> String {
+    lab.get(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+    ])
+}
+
+/// Each node's last heartbeat.
+fn heartbeats(lab: &Lab) -> Vec<String> {
+    let out = lab.kubectl(
+        "fleet.kubeconfig",
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.status.conditions[0].lastHeartbeatTime} {end}",
+        ],
+    );
+    out.stdout.split_whitespace().map(str::to_string).collect()
+}
+
 #[test]
 fn watches_end_on_time_start_from_now_and_resume_or_expire() {
     let mut lab = lab();
@@ -160,7 +185,20 @@ fn watches_end_on_time_start_from_now_and_resume_or_expire() {
     );
     // A resourceVersion from before the coordinator's history (it restarted): 410
     // Expired, so clients relist; kube-apiserver sends it as the watch's only event.
+    let before = pod_versions(&lab);
+    let beats = heartbeats(&lab);
     lab.restart_coordinator();
+    // The agents reconnect and send full snapshots: unchanged pods keep their
+    // resourceVersions (no MODIFIED for them).
+    wait_for(
+        Duration::from_secs(60),
+        "both agents reporting again",
+        || {
+            let now = heartbeats(&lab);
+            (now.len() == 2 && now.iter().zip(&beats).all(|(a, b)| a != b)).then_some(())
+        },
+    );
+    assert_eq!(pod_versions(&lab), before);
     let gone = finished_watch(
         &lab,
         &format!("/api/v1/pods?watch=true&resourceVersion={list_rv}"),

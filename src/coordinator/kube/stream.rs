@@ -43,11 +43,15 @@ impl Params {
     /// From the query. `Err` is the 400 message.
     pub fn parse(q: &HashMap<String, String>) -> Result<Params, String> {
         let start = Start::decide(q.get("resourceVersion").map(String::as_str))?;
-        let timeout = match q.get("timeoutSeconds") {
-            Some(t) => Duration::from_secs(t.parse().map_err(|_| {
-                format!("timeoutSeconds: Invalid value: {t:?}: must be a non-negative integer")
-            })?),
-            None => {
+        let timeout = match q.get("timeoutSeconds").map(|t| (t, t.parse::<u64>())) {
+            Some((_, Ok(secs))) if secs > 0 => Duration::from_secs(secs),
+            Some((t, Err(_))) => {
+                return Err(format!(
+                    "timeoutSeconds: Invalid value: {t:?}: must be a non-negative integer"
+                ));
+            }
+            // Unset or 0: kube-apiserver's minRequestTimeout (1800s) times 1 to 2.
+            _ => {
                 let mut jitter = [0u8; 2];
                 let _ = getrandom::fill(&mut jitter);
                 Duration::from_secs(1800 + u64::from(u16::from_le_bytes(jitter)) % 1800)
@@ -261,10 +265,12 @@ mod tests {
                 bookmarks: true
             }
         );
-        let p = Params::parse(&q(&[])).unwrap();
-        assert_eq!(p.start, Start::Current);
-        assert!(!p.bookmarks);
-        assert!((1800..3600).contains(&p.timeout.as_secs()));
+        for none in [q(&[]), q(&[("timeoutSeconds", "0")])] {
+            let p = Params::parse(&none).unwrap();
+            assert_eq!(p.start, Start::Current);
+            assert!(!p.bookmarks);
+            assert!((1800..3600).contains(&p.timeout.as_secs()));
+        }
         assert!(Params::parse(&q(&[("timeoutSeconds", "soon")])).is_err());
     }
 
