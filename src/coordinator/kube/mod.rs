@@ -81,6 +81,9 @@ struct KubeApi {
     shared: Arc<Shared>,
     token: Arc<String>,
     tracker: Arc<synth::Tracker>,
+    /// One rebuild at a time: one that read the store earlier must not be observed after
+    /// a later one (a node's heartbeat would go back and forth).
+    syncing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The bearer token for the API, created on first use (`<state-dir>/pki/kube-token`, 0600).
@@ -192,6 +195,7 @@ fn mirrors(store: &crate::store::SledStore) -> anyhow::Result<Vec<Value>> {
 /// Rebuild the node, namespace and event objects and let the tracker version and publish
 /// what changed.
 async fn sync(api: &KubeApi) -> anyhow::Result<()> {
+    let _one = api.syncing.lock().await;
     let store = &api.shared.store;
     let pods = mirrors(store)?;
     let reported = store.reported()?;
@@ -532,6 +536,7 @@ pub async fn serve(
         shared,
         token: Arc::new(token(state_dir)?),
         tracker: Default::default(),
+        syncing: Default::default(),
     };
     // While anyone watches, node, namespace and event changes go out within a second.
     let background = api.clone();
