@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::kubelab::{lab, pod};
 use common::{podfleet, write_atomic};
@@ -181,47 +178,18 @@ fn kubectl_reads_the_fleet() {
 #[test]
 fn kubectl_watch_follows_a_manifest_change() {
     let lab = lab();
-    let mut child = Command::new("kubectl")
-        .args([
-            "get",
-            "pods",
-            "-n",
-            "edge",
-            "--watch",
-            "--output-watch-events",
-        ])
-        .env("KUBECONFIG", lab.path().join("fleet.kubeconfig"))
-        .env("HOME", lab.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen: Vec<String> = Vec::new();
-    // Read lines until `done` holds for what was seen (bounded in time).
-    let mut wait = |what: &str, done: &dyn Fn(&[String]) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(&seen) {
-            assert!(
-                Instant::now() < deadline,
-                "kubectl --watch never showed {what}: {seen:#?}"
-            );
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-                seen.push(l);
-            }
-        }
-        seen.len()
-    };
+    let mut watch = lab.follow(&[
+        "get",
+        "pods",
+        "-n",
+        "edge",
+        "--watch",
+        "--output-watch-events",
+    ]);
     let web_n1 =
         |l: &String, ev: &str| l.starts_with(ev) && l.split_whitespace().nth(1) == Some("web-n1");
-    let initial = wait("the initial web-n1", &|s| {
-        s.iter().any(|l| web_n1(l, "ADDED"))
+    let initial = watch.wait(60, "the initial web-n1 and web-n2", &|s| {
+        s.iter().any(|l| web_n1(l, "ADDED")) && s.iter().any(|l| l.contains("web-n2"))
     });
     // Change the manifest on n1: the agent replaces the pod; the watch sees the old one go
     // and the new one come.
@@ -229,17 +197,16 @@ fn kubectl_watch_follows_a_manifest_change() {
         &lab.node_dir("n1").join("web.yaml"),
         &pod("web", "edge", "web", 7200),
     );
-    wait("web-n1 deleted and added again", &|s| {
+    watch.wait(60, "web-n1 deleted and added again", &|s| {
         let after = &s[initial..];
         after.iter().any(|l| web_n1(l, "DELETED")) && after.iter().any(|l| web_n1(l, "ADDED"))
     });
+    // web-n2 did not change: nothing about it after the initial list.
     assert!(
-        !seen
-            .iter()
-            .any(|l| l.starts_with("DELETED") && l.contains("web-n2"))
+        !watch.seen[initial..].iter().any(|l| l.contains("web-n2")),
+        "{:#?}",
+        watch.seen
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A node's (agent's) certificate is for that node: it reads its own Node and the pods bound
