@@ -5,6 +5,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        .bytes(".podfleet.v1.StreamData.data")
+        .bytes(".podfleet.v1.Stdin.data")
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=src/rpc/podfleet.proto");
     Ok(())

@@ -1,6 +1,6 @@
 //! podfleet: a fleet manager for Kubernetes static pods.
 //!
-//! Data flows one way (see DESIGN.md): inventory + manifests are rendered into a
+//! Data flows one way (see `docs/ARCHITECTURE.md`): inventory + manifests are rendered into a
 //! desired state, compared with what a node has (a pure plan), pushed over a transport,
 //! run by the on-node agent and reported to the coordinator.
 
@@ -17,3 +17,4 @@ pub mod rpc;
 pub mod store;
 pub mod term;
 pub mod transport;
+pub mod unixhttp;

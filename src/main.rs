@@ -20,6 +20,18 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if !cli.command.is_daemon() {
+        // `podfleet events | head`: end quietly when the reader goes away, as `ls` does,
+        // instead of panicking in print!. Daemons keep Rust's default (ignore SIGPIPE), so a
+        // peer that closes a socket never kills them.
+        // SAFETY: no other thread exists yet; SIG_DFL installs no handler code.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     podfleet::logging::init_with_default(cli.command.default_log_level());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()

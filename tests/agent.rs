@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::agent::{Agent, container_id, container_status, phase, restarts};
-use common::{BUSYBOX, write_atomic};
+use common::BUSYBOX;
+use common::agent::{AgentLab, container_id, container_status, phase, restarts};
 
 const T: Duration = Duration::from_secs(45);
 
@@ -17,38 +16,21 @@ fn pod(name: &str, command: &str, extra_spec: &str, extra_container: &str) -> St
     )
 }
 
-// Field order matters: the agent (and its cleanup) drops before the temp dir.
-struct Lab {
-    agent: Agent,
-    dir: std::path::PathBuf,
-    runtime: &'static str,
-    _tmp: tempfile::TempDir,
-}
+type Lab = AgentLab;
 
 fn lab(runtime: &'static str, node: &str, extra: &[&str]) -> Lab {
-    if runtime == "docker" {
-        common::ensure_busybox_image();
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("manifests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let agent = Agent::start(runtime, &dir, &tmp.path().join("state"), node, extra);
-    Lab {
-        dir,
-        agent,
-        runtime,
-        _tmp: tmp,
-    }
+    AgentLab::start(runtime, node, extra)
 }
 
-impl Lab {
-    fn put(&self, file: &str, content: &str) {
-        write_atomic(&self.dir.join(file), content);
-    }
-    /// A path the container can see that the test can write: host path for processes,
-    /// a hostPath mount for docker.
+/// A path the container can see that the test can write: host path for processes, a
+/// hostPath mount for docker.
+trait Shared {
+    fn shared(&self) -> (std::path::PathBuf, String, String, String);
+}
+
+impl Shared for Lab {
     fn shared(&self) -> (std::path::PathBuf, String, String, String) {
-        let host = self._tmp.path().join("shared");
+        let host = self.tmp.path().join("shared");
         std::fs::create_dir_all(&host).unwrap();
         if self.runtime == "docker" {
             let spec = format!(
@@ -362,37 +344,6 @@ fn docker_missing_image_backs_off() {
     l.agent.wait_pod("pull", T, "ImagePullBackOff", |p| {
         container_status(p, 0)["state"]["waiting"]["reason"] == "ImagePullBackOff"
     });
-}
-
-#[test]
-fn process_runtime_logs_to_a_file_per_container() {
-    let l = lab("process", "proc-logs", &[]);
-    l.put(
-        "log.yaml",
-        &pod(
-            "log",
-            "[sh, -c, 'echo hello-from-$(NAME); sleep 3600']",
-            "",
-            "    env:\n    - name: NAME\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n",
-        ),
-    );
-    let p = l.agent.wait_pod("log", T, "running", running);
-    let id = container_id(&p)
-        .trim_start_matches("process://")
-        .to_string();
-    let log = l
-        .agent
-        .state
-        .join("process")
-        .join(&id)
-        .join("container.log");
-    common::wait_for(T, "log line", || {
-        std::fs::read_to_string(&log)
-            .ok()
-            .filter(|s| s.contains("hello-from-log-proc-logs"))
-            .map(|_| ())
-    });
-    let _ = Path::new(&log);
 }
 
 #[test]

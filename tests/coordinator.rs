@@ -269,7 +269,8 @@ fn fleet_status_over_mutual_tls_end_to_end() {
 
 /// `agent enroll` for a local node `n1` with the CA in `state`, certificates into `pki`.
 fn enroll_locally(f: &Fleet, state: &Path, pki: &Path, listen: &str) {
-    // Its own directory: host_vars/ next to inventory.yaml would apply to it too.
+    // Its own directory, and run from there: host_vars/ next to inventory.yaml (or in the
+    // working directory, the implicit playbook dir) would apply to it too, as in Ansible.
     let inv = f.path().join("local/local.ini");
     write(
         &inv,
@@ -289,7 +290,7 @@ fn enroll_locally(f: &Fleet, state: &Path, pki: &Path, listen: &str) {
         "--coordinator",
         listen,
     ];
-    podfleet(f.path(), &args, &[]).expect(0);
+    podfleet(&f.path().join("local"), &args, &[]).expect(0);
 }
 
 #[test]

@@ -71,6 +71,23 @@ fn up_runs_the_example_fleet_and_down_removes_it() {
     )
     .expect(0);
     assert!(h.stdout.contains('1'), "{}", h.stdout);
+    // The printed diff and logs commands work as printed (both inventories: nothing to prune).
+    let printed = |word: &str| -> Vec<String> {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("podfleet ") && l.contains(word))
+            .unwrap_or_else(|| panic!("no {word} hint in:\n{}", r.stdout));
+        shlex::split(line.split('#').next().unwrap()).unwrap()
+    };
+    let diff = printed(" diff");
+    let args: Vec<&str> = diff[1..].iter().map(String::as_str).collect();
+    let d = podfleet(tmp.path(), &args, &[]).expect(0);
+    assert!(!d.stdout.contains("delete"), "{}", d.stdout);
+    let logs = printed(" logs ");
+    let args: Vec<&str> = logs[1..].iter().map(String::as_str).collect();
+    let l = podfleet(tmp.path(), &args, &[]).expect(0);
+    assert!(l.stdout.contains("[edge1/edge-proxy-edge1/"), "{}", l.stdout);
     // Running `up` again is idempotent: same agents, nothing to change.
     let again = podfleet(
         tmp.path(),

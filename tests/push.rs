@@ -467,7 +467,13 @@ fn a_node_down_does_not_stop_the_others() {
         "the reachable nodes converge: {}",
         r.stdout
     );
-    assert!(r.stderr.contains("podfleet push --limit @"), "{}", r.stderr);
+    // The hint repeats this run's inventory and state dir, so it can be pasted as is.
+    assert!(
+        r.stderr
+            .contains("podfleet -i inventory.yaml --state-dir state push --limit @"),
+        "{}",
+        r.stderr
+    );
     let retry = p.path().join("state/last-push.retry");
     assert_eq!(std::fs::read_to_string(&retry).unwrap(), "n2\n");
     lab.nodes[1].start();
@@ -479,6 +485,7 @@ fn a_node_down_does_not_stop_the_others() {
         "{}",
         r.stdout
     );
+    assert!(!retry.exists(), "a run without failures leaves no stale retry list");
     // A limit that matches nothing is Ansible's usage error.
     let r = p.run(&lab, &["push", "--limit", "nope"]).expect(1);
     assert!(r.stderr.contains("no hosts to target"), "{}", r.stderr);

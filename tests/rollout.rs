@@ -135,4 +135,30 @@ fn a_failing_readiness_probe_rolls_the_batch_back_and_stops_the_rollout() {
     );
     let h = lab.run(&["history", "-o", "json"]).expect(0);
     assert!(h.stdout.contains("rolledback"), "{}", h.stdout);
+
+    // A push that matches no host consumes no revision: ids stay gapless.
+    let r = lab.run(&["push", "-l", "nosuchhost"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Revision 3 writes the never-ready pod to n1 (no gate); revision 4 the good one again.
+    lab.run(&["push", "-l", "n1"]).expect(0);
+    write(&lab.p().join("manifests/web.yaml"), &web("'true'"));
+    lab.run(&["push", "-l", "n1"]).expect(0);
+    // Rolling back to revision 3 with --wait is gated like a push: it waits, then fails.
+    let r = lab.run(&["rollback", "3", "-l", "n1", "--wait", "6"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("fatal: [n1]: FAILED! => not healthy within 6s"),
+        "{}",
+        r.stdout
+    );
+    let h = lab.run(&["history", "-o", "json"]).expect(0);
+    let v: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let ids: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5], "{}", h.stdout);
 }

@@ -38,6 +38,8 @@ pub struct AgentConfig {
     pub probe_scale: f64,
     /// Report to a coordinator.
     pub report: Option<super::reporter::ReportConfig>,
+    /// Container log rotation (`--container-log-max-size`, `--container-log-max-files`).
+    pub container_logs: super::logs::LogLimits,
 }
 
 /// `staticPodPath` and `fileCheckFrequency` from a KubeletConfiguration file.

@@ -8,8 +8,10 @@
 pub mod api;
 pub mod backoff;
 pub mod config;
+pub mod logs;
 pub mod phase;
 pub mod pod;
+pub mod pod_logs;
 pub mod probe;
 pub mod reconciler;
 pub mod reporter;
@@ -17,6 +19,8 @@ pub mod runtime;
 pub mod source;
 pub mod state;
 pub mod status;
+pub mod tunnel;
+pub mod usage;
 pub mod watcher;
 pub mod worker;
 
@@ -56,11 +60,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let state = Arc::new(AgentState::new(&cfg.node_name, rt.name()));
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let socket = cfg.state_dir.join("agent.sock");
-    let _api = api::serve_unix(&socket, state.clone(), req_tx.clone())
+    let _api = api::serve_unix(&socket, state.clone(), req_tx.clone(), rt.clone())
         .await
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     if let Some(addr) = cfg.metrics_listen {
-        api::serve_tcp(addr, state.clone(), req_tx.clone())
+        api::serve_tcp(addr, state.clone(), req_tx.clone(), rt.clone())
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
     }
@@ -68,6 +72,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         .report
         .clone()
         .map(|r| reporter::spawn(r, state.clone()));
+    let _tunnel = cfg
+        .report
+        .clone()
+        .map(|r| tunnel::spawn(r, state.clone(), rt.clone()));
     let existing = loop {
         match rt.list().await {
             Ok(l) => break l,
@@ -84,7 +92,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         crash_backoff: BackoffPolicy::CRASH_LOOP.scaled(cfg.backoff_scale),
         image_backoff: BackoffPolicy::IMAGE_PULL.scaled(cfg.backoff_scale),
         volumes_root: cfg.state_dir.join("volumes"),
-        logs_root: cfg.state_dir.join("logs"),
+        logs_root: cfg.state_dir.clone(),
+        log_limits: cfg.container_logs,
         host_ip: Some(cfg.node_ip.clone()),
         done: done_tx,
     };

@@ -88,7 +88,9 @@ pub fn spawn(cfg: ReportConfig, state: Arc<AgentState>) -> tokio::task::JoinHand
     })
 }
 
-async fn connect(cfg: &ReportConfig) -> anyhow::Result<tonic::transport::Channel> {
+/// A channel to the coordinator with the node's credentials (shared by the report stream and
+/// the log tunnel).
+pub(crate) async fn connect(cfg: &ReportConfig) -> anyhow::Result<tonic::transport::Channel> {
     use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
     let mut ep = Endpoint::from_shared(cfg.endpoint.clone())
         .with_context(|| format!("bad coordinator address {:?}", cfg.endpoint))?

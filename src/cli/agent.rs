@@ -25,6 +25,8 @@ pub enum Action {
     Status(StatusArgs),
     /// Stop a pod and start it again with fresh restart counts.
     Restart(RestartArgs),
+    /// Print a container's log (kubectl logs's flags: -c, -f, --tail, --since, -p, ...).
+    Logs(super::agent_logs::LogsArgs),
     /// Install a client certificate from the coordinator's CA on each node (over SSH).
     Enroll(super::enroll::Args),
     /// Install the agent on each node over SSH: binary, systemd unit, certificate; start it.
@@ -89,6 +91,12 @@ pub struct RunArgs {
     /// Multiply probe durations (testing only).
     #[arg(long, hide = true, env = "PODFLEET_PROBE_SCALE", default_value_t = 1.0)]
     pub probe_scale: f64,
+    /// Rotate a container's log at this size (the kubelet's containerLogMaxSize).
+    #[arg(long, value_name = "SIZE", default_value = "10Mi", value_parser = agent::logs::parse_size)]
+    pub container_log_max_size: u64,
+    /// Log files kept per container run, the current one included (containerLogMaxFiles).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..))]
+    pub container_log_max_files: u16,
 }
 
 /// `agent status` flags.
@@ -122,6 +130,7 @@ pub async fn run(g: &super::Globals, a: Args) -> anyhow::Result<i32> {
         Some(Action::Enroll(e)) => super::enroll::run(g, e).await,
         Some(Action::Install(i)) => super::install::run(g, i).await,
         Some(Action::Status(s)) => status(s).await,
+        Some(Action::Logs(l)) => super::agent_logs::run(l).await,
         Some(Action::Restart(r)) => {
             let sock = state_dir(&r.state_dir).join("agent.sock");
             let (ns, name) = r.pod.split_once('/').unwrap_or(("default", r.pod.as_str()));
@@ -194,6 +203,10 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
         backoff_scale: r.backoff_scale,
         probe_scale: r.probe_scale,
         report,
+        container_logs: agent::logs::LogLimits {
+            max_size: r.container_log_max_size,
+            max_files: usize::from(r.container_log_max_files),
+        },
     };
     agent::run(cfg).await?;
     Ok(0)

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ansible_compat::{LoadMode, LoadOptions, PlaybookDir, VaultSecrets};
 use clap::Args;
 
 use crate::fleet::{self, DesiredState, Fleet};
@@ -33,6 +34,17 @@ pub struct Globals {
     /// Where podfleet keeps its store (push history, coordinator state).
     #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Playbook directory whose group_vars/ and host_vars/ also apply (as ansible-inventory's
+    /// --playbook-dir; by default the current directory's count for host variables).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub playbook_dir: Option<PathBuf>,
+    /// Vault password file for encrypted inventory files and `!vault` values (repeatable;
+    /// executable files are run as Ansible runs them). Also $ANSIBLE_VAULT_PASSWORD_FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub vault_password_file: Vec<String>,
+    /// Vault identity `[LABEL@]FILE` (repeatable), as Ansible's --vault-id.
+    #[arg(long, global = true, value_name = "ID")]
+    pub vault_id: Vec<String>,
 }
 
 impl Globals {
@@ -57,21 +69,42 @@ impl Globals {
         super::default_inventory()
     }
 
-    /// Load the inventory and remember the manifests root.
+    /// How to load the inventory: playbook dir and vault secrets from the flags, `mode` as
+    /// given (strict for commands that act on nodes, lenient for `podfleet inventory`).
+    pub fn load_options(&self, mode: LoadMode) -> anyhow::Result<LoadOptions> {
+        let env_file = std::env::var("ANSIBLE_VAULT_PASSWORD_FILE").ok();
+        Ok(LoadOptions {
+            mode,
+            playbook_dir: self
+                .playbook_dir
+                .as_ref()
+                .map_or(PlaybookDir::Implicit, |d| PlaybookDir::Dir(d.clone())),
+            vault: VaultSecrets::from_cli(
+                &self.vault_id,
+                &self.vault_password_file,
+                env_file.as_deref(),
+            )?,
+            cwd: None,
+        })
+    }
+
+    /// Load the inventory strictly (every source must parse: commands that change nodes never
+    /// act on a partial inventory) and remember the manifests root.
     pub fn fleet(&self) -> anyhow::Result<Fleet> {
         let sources = self.inventory_sources();
         for s in &sources {
-            if !s.exists() {
+            // A source with a comma that is not a path is a host list, as in Ansible.
+            let host_list = s.to_string_lossy().contains(',');
+            if !s.exists() && !host_list {
                 anyhow::bail!(
                     "inventory source {} does not exist (use -i PATH or set PODFLEET_INVENTORY)",
                     s.display()
                 );
             }
         }
-        let f = Fleet::load(&sources, &self.manifests)?;
-        for w in f.inventory.warnings() {
-            eprintln!("[WARNING]: {w}");
-        }
+        let options = self.load_options(LoadMode::Strict)?;
+        let f = Fleet::load(&sources, &self.manifests, &options)?;
+        eprint!("{}", f.inventory.warnings_text());
         Ok(f)
     }
 
@@ -108,12 +141,31 @@ pub fn print_invalid(state: &DesiredState) {
     }
 }
 
+/// A host's variables (vault values decrypted) and how to reach it; a variable that cannot be
+/// decrypted makes the target an error naming the file and variable, so the host fails
+/// instead of being reached with the wrong settings.
+pub fn host_target(
+    fleet: &Fleet,
+    host: &str,
+    defaults: &TargetDefaults,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    Result<crate::transport::Target, String>,
+) {
+    match fleet.inventory.resolved_vars(host) {
+        Ok(vars) => {
+            let target = target::from_vars(host, &vars, defaults);
+            (vars, target)
+        }
+        Err(e) => (Default::default(), Err(e.to_string())),
+    }
+}
+
 /// Turn the desired state into push jobs.
 pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> Vec<NodeJob> {
     let mut out = Vec::new();
     for (host, desired) in state {
-        let vars = fleet.inventory.host_vars(host).unwrap_or_default();
-        let target = target::from_vars(host, &vars, defaults);
+        let (vars, target) = host_target(fleet, host, defaults);
         let (dir, wanted) = match desired {
             Ok(d) => (
                 d.settings.static_pod_path.clone(),

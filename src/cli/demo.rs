@@ -112,8 +112,32 @@ pub async fn up(g: &Globals, a: UpArgs) -> anyhow::Result<i32> {
         "  podfleet --state-dir {} kubeconfig > fleet.kubeconfig && KUBECONFIG=fleet.kubeconfig kubectl get pods -A -o wide",
         state.display()
     );
+    // Diff and push against the demo need both inventories: giving only the overlay would
+    // offer to prune every file of the demo nodes.
+    let mut inv_args = String::new();
+    for i in g.inventory_sources() {
+        inv_args.push_str(&format!("-i {} ", i.display()));
+    }
+    inv_args.push_str(&format!("-i {}", local_inv.display()));
+    println!(
+        "  podfleet {inv_args} --state-dir {} diff      # after editing {}",
+        state.display(),
+        g.manifests.display()
+    );
+    println!(
+        "  podfleet {inv_args} --state-dir {} push",
+        state.display()
+    );
+    println!(
+        "  podfleet --state-dir {} logs -A --selector tier=edge --tail 5",
+        state.display()
+    );
     println!(
         "  podfleet agent status --state-dir {}",
+        dir.join("agents").join(&hosts[0]).display()
+    );
+    println!(
+        "  podfleet agent logs --state-dir {} NAMESPACE/POD",
         dir.join("agents").join(&hosts[0]).display()
     );
     println!("  podfleet down --dir {}", a.dir.display());
@@ -192,22 +216,7 @@ fn docker_usable() -> bool {
 
 /// `docker import` a rootfs of busybox-static with its applets, unless the image exists.
 fn ensure_demo_image() -> anyhow::Result<()> {
-    let have = Command::new("docker")
-        .args(["image", "inspect", DEMO_IMAGE])
-        .output();
-    if have.is_ok_and(|o| o.status.success()) {
-        return Ok(());
-    }
-    let script = format!(
-        "set -e; r=$(mktemp -d); mkdir -p $r/bin $r/tmp $r/etc; cp /bin/busybox $r/bin/; \
-         for a in $(/bin/busybox --list); do [ -e $r/bin/$a ] || ln -s busybox $r/bin/$a; done; \
-         tar -C $r -c . | docker import -c 'CMD [\"/bin/sh\"]' - {DEMO_IMAGE} >/dev/null; rm -rf $r"
-    );
-    let st = Command::new("sh").args(["-c", &script]).status()?;
-    if !st.success() {
-        bail!("cannot build the demo image {DEMO_IMAGE} from /bin/busybox");
-    }
-    Ok(())
+    crate::agent::runtime::busybox::ensure_image(DEMO_IMAGE)
 }
 
 /// The live process whose pid is in `file`.

@@ -65,8 +65,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let (defaults, ssh) = a.conn.resolve()?;
     let coordinator = coordinator_url(&a.coordinator);
     let jobs = hosts.iter().map(|host| {
-        let vars = fleet.inventory.host_vars(host).unwrap_or_default();
-        let target = transport::target::from_vars(host, &vars, &defaults);
+        let (vars, target) = super::common::host_target(&fleet, host, &defaults);
         let dir = config_dir(&vars);
         let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
         async move {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::coordinator::pki::Pki;
 use crate::transport::scripts::sh_quote;
-use crate::transport::{self, Transport, TransportError, nodefs};
+use crate::transport::{Transport, TransportError, nodefs};
 
 use super::Globals;
 use super::common::{coordinator_url, on_node, print_host_results, run_jobs, select_hosts};
@@ -223,8 +223,7 @@ pub async fn run(g: &Globals, a: InstallArgs) -> anyhow::Result<i32> {
     let (defaults, ssh) = a.conn.resolve()?;
     let coordinator = coordinator_url(&a.coordinator);
     let jobs = hosts.iter().map(|host| {
-        let vars = fleet.inventory.host_vars(host).unwrap_or_default();
-        let target = transport::target::from_vars(host, &vars, &defaults);
+        let (vars, target) = super::common::host_target(&fleet, host, &defaults);
         let layout = Layout {
             bin: format!(
                 "{}/podfleet",

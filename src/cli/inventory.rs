@@ -1,54 +1,67 @@
-//! `podfleet inventory`: the same output as `ansible-inventory`.
+//! `podfleet inventory`: the same output as `ansible-inventory`, including its leniency: a
+//! source that cannot be parsed is a warning, not an error (commands that change nodes load
+//! strictly instead, see [`Globals::fleet`]).
+
+use ansible_compat::{Inventory, LoadMode, OutputFormat};
 
 use super::Globals;
 
 /// Arguments (mirroring ansible-inventory's).
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"])))]
+#[command(group(clap::ArgGroup::new("format").args(["yaml", "toml"])))]
 pub struct Args {
-    /// Output all hosts and groups as JSON, like `ansible-inventory --list` (honours --limit).
+    /// Output all hosts and groups, like `ansible-inventory --list` (honours --limit).
     #[arg(long)]
     pub list: bool,
     /// Output the group tree like `ansible-inventory --graph [GROUP]`.
     #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
     pub graph: Option<String>,
-    /// Output one host's merged variables as JSON.
+    /// Output one host's merged variables.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
     /// With --graph, add variables.
     #[arg(long)]
     pub vars: bool,
-    /// With --list, YAML instead of JSON.
+    /// YAML instead of JSON (--list, --host), in Ansible's group-tree shape.
     #[arg(short = 'y', long)]
     pub yaml: bool,
+    /// TOML instead of JSON (--list, --host).
+    #[arg(long)]
+    pub toml: bool,
+    /// With --list/--host: variables as they are written (group vars on groups), not merged
+    /// per host; vault values stay encrypted.
+    #[arg(long)]
+    pub export: bool,
 }
 
 /// Run.
 pub fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
-    let fleet = g.fleet()?;
-    let inv = &fleet.inventory;
-    if a.list {
-        let v = inv.list_json(g.limit.as_deref())?;
-        if a.yaml {
-            print!("{}", serde_yaml::to_string(&v)?);
-        } else {
-            println!("{}", ansible_compat::to_ansible_json(&v));
-        }
+    let options = g.load_options(LoadMode::Lenient)?;
+    let inv = Inventory::load_with(&g.inventory_sources(), &options)?;
+    eprint!("{}", inv.warnings_text());
+    let format = if a.yaml {
+        OutputFormat::Yaml
+    } else if a.toml {
+        OutputFormat::Toml
+    } else {
+        OutputFormat::Json
+    };
+    let text = if a.list {
+        inv.list_text(g.limit.as_deref(), format, a.export)?
     } else if let Some(group) = a.graph {
-        let group = if group == "all" {
-            None
-        } else {
-            Some(group.as_str())
-        };
-        print!("{}", inv.graph(group, a.vars)?);
+        let group = (group != "all").then_some(group.as_str());
+        inv.graph(group, a.vars)?
     } else if let Some(host) = a.host {
-        if !inv.has_host(&host) {
-            anyhow::bail!("You must pass a single valid host to --host parameter");
-        }
-        println!(
-            "{}",
-            ansible_compat::to_ansible_json(&ansible_compat::Value::Object(inv.host_vars(&host)?))
-        );
+        inv.host_text(&host, format, a.export)?
+    } else {
+        unreachable!("clap requires one of --list, --graph, --host")
+    };
+    // Ansible prints nothing and exits 1 when there is nothing to print (e.g. `--toml` of an
+    // empty inventory).
+    if text.is_empty() {
+        return Ok(1);
     }
+    print!("{text}");
     Ok(0)
 }

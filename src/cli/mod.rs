@@ -2,6 +2,7 @@
 //! logic here beyond wiring and printing.
 
 mod agent;
+mod agent_logs;
 mod common;
 mod completions;
 mod demo;
@@ -11,6 +12,8 @@ mod history;
 mod install;
 mod inventory;
 mod kubeconfig;
+mod log_flags;
+mod logs;
 mod push;
 mod render;
 mod rollback;
@@ -53,13 +56,15 @@ pub enum Command {
     /// List push revisions, or show one.
     History(history::Args),
     /// Run the on-node agent (reconcile a manifest directory into pods), or query it.
-    Agent(agent::Args),
+    Agent(Box<agent::Args>),
     /// Run the coordinator: agents report over gRPC (mutual TLS) into the store.
     Serve(serve::Args),
     /// Show the fleet: nodes, static pods, and whether each runs what was pushed (SYNC).
     Status(status::Args),
     /// Show events agents reported (starts, back-offs, probe failures, invalid manifests).
     Events(status::EventsArgs),
+    /// Print container logs from the fleet through the coordinator (kubectl logs's flags).
+    Logs(logs::Args),
     /// Print a kubeconfig for the coordinator's read-only Kubernetes API (kubectl).
     Kubeconfig(kubeconfig::Args),
     /// Print a shell completion script.
@@ -80,10 +85,11 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Push(a) => push::run(&cli.globals, a).await,
         Command::History(a) => history::run(&cli.globals, a).await,
         Command::Rollback(a) => rollback::run(&cli.globals, a).await,
-        Command::Agent(a) => agent::run(&cli.globals, a).await,
+        Command::Agent(a) => agent::run(&cli.globals, *a).await,
         Command::Serve(a) => serve::run(&cli.globals, a).await,
         Command::Status(a) => status::run(&cli.globals, a).await,
         Command::Events(a) => status::events(&cli.globals, a).await,
+        Command::Logs(a) => logs::run(&cli.globals, a).await,
         Command::Kubeconfig(a) => kubeconfig::run(&cli.globals, a),
         Command::Completions(a) => completions::run(a),
         Command::Up(a) => demo::up(&cli.globals, a).await,
@@ -99,6 +105,13 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 impl Command {
+    /// Long-running servers (agent, coordinator, demo fleet), as opposed to commands whose
+    /// output may be piped into `head`.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Command::Agent(a) if a.action.is_none())
+            || matches!(self, Command::Serve(_) | Command::Up(_))
+    }
+
     /// Log level when neither PODFLEET_LOG nor RUST_LOG is set: daemons say more.
     pub fn default_log_level(&self) -> &'static str {
         match self {

@@ -182,7 +182,8 @@ pub async fn finish(
     }
     if let Some(p) = write_retry(g, &out.results) {
         eprintln!(
-            "to retry the failed hosts: podfleet push --limit @{}",
+            "to retry the failed hosts: podfleet {}push --limit @{}",
+            same_inventory_args(g),
             p.display()
         );
     }
@@ -252,17 +253,37 @@ pub fn options(a: &Args) -> PushOptions {
     }
 }
 
-/// Write the names of failed hosts where `--limit @FILE` can use them.
+/// The `-i` and `--state-dir` flags of this run, to repeat in a hint (shell-quoted).
+fn same_inventory_args(g: &Globals) -> String {
+    let mut out = String::new();
+    let quote = |p: &std::path::Path| shlex::try_quote(&p.to_string_lossy()).map(|q| q.into_owned());
+    for i in &g.inventory {
+        if let Ok(q) = quote(i) {
+            out.push_str(&format!("-i {q} "));
+        }
+    }
+    if let Some(d) = &g.state_dir
+        && let Ok(q) = quote(d)
+    {
+        out.push_str(&format!("--state-dir {q} "));
+    }
+    out
+}
+
+/// Write the names of failed hosts where `--limit @FILE` can use them; remove the file
+/// when nothing failed.
 pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
     let failed: Vec<&str> = results
         .iter()
         .filter(|r| !r.outcome.applied() && r.outcome != crate::store::NodeOutcome::Skipped)
         .map(|r| r.node.as_str())
         .collect();
+    let path = g.state_dir().join("last-push.retry");
     if failed.is_empty() {
+        // A run with nothing to retry leaves no stale list behind (as Ansible's .retry).
+        let _ = std::fs::remove_file(&path);
         return None;
     }
-    let path = g.state_dir().join("last-push.retry");
     std::fs::create_dir_all(g.state_dir()).ok()?;
     std::fs::write(&path, failed.join("\n") + "\n").ok()?;
     Some(path)
@@ -270,14 +291,35 @@ pub fn write_retry(g: &Globals, results: &[NodeResult]) -> Option<PathBuf> {
 
 /// Run.
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
-    let opts = options(&a);
-    // Open the store before touching any node: a push must be recordable.
+    // Select and render before reserving a revision: a push that matches no host consumes
+    // none. The store is still opened before any node is touched: a push must be recordable.
+    let fleet = g.fleet()?;
+    let hosts = select_hosts(g, &fleet)?;
+    let state = fleet.desired_state(&hosts);
     let store: Option<Box<dyn Store>> = if a.check {
         None
     } else {
         Some(g.store().await?)
     };
-    let revision = match &store {
+    let mut command = "push".to_string();
+    if a.prune {
+        command.push_str(" --prune");
+    }
+    push_state(g, &fleet, state, &a, &command, store.as_deref()).await
+}
+
+/// Push `state` (rendered by push, or an earlier revision's files for rollback) as a new
+/// revision recorded in `store` (None with `--check`), health-gated when `--wait` is given.
+pub async fn push_state(
+    g: &Globals,
+    fleet: &Fleet,
+    state: DesiredState,
+    a: &Args,
+    command: &str,
+    store: Option<&dyn Store>,
+) -> anyhow::Result<i32> {
+    let opts = options(a);
+    let revision = match store {
         Some(s) => s.next_revision_id().await?,
         None => 0,
     };
@@ -286,38 +328,23 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         prune: a.prune,
     };
     let started = std::time::Instant::now();
-    let out = match (&store, a.gate.wait) {
+    let out = match (store, a.gate.wait) {
         (Some(store), Some(_)) => {
-            let fleet = g.fleet()?;
-            let hosts = select_hosts(g, &fleet)?;
-            let state = fleet.desired_state(&hosts);
             super::rollout::Rollout {
                 g,
-                fleet: &fleet,
+                fleet,
                 state,
                 opts: &opts,
                 conn: &a.conn,
                 gate: &a.gate,
                 revision,
-                store: store.as_ref(),
+                store,
                 reporter: &reporter,
             }
             .run()
             .await?
         }
-        _ => execute(g, &opts, &a.conn, revision, &reporter).await?.1,
+        _ => execute_state(fleet, state, &opts, &a.conn, revision, &reporter).await?,
     };
-    let mut command = "push".to_string();
-    if a.prune {
-        command.push_str(" --prune");
-    }
-    finish(
-        g,
-        store.as_deref(),
-        revision,
-        &command,
-        &out,
-        started.elapsed(),
-    )
-    .await
+    finish(g, store, revision, command, &out, started.elapsed()).await
 }

@@ -7,7 +7,7 @@ use crate::store::{NodeRevision, Revision, Store};
 
 use super::Globals;
 use super::common::select_hosts;
-use super::push::{self as push_cli, PrintReporter};
+use super::push as push_cli;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -118,22 +118,10 @@ pub async fn run(g: &Globals, a: RollbackArgs) -> anyhow::Result<i32> {
         anyhow::bail!("revision {} wrote none of the selected hosts", rev.id);
     }
     let p = &a.push;
-    let opts = push_cli::options(p);
-    let revision = if p.check {
-        0
-    } else {
-        store.next_revision_id().await?
-    };
-    let reporter = PrintReporter {
-        diff: p.diff || p.check,
-        prune: p.prune,
-    };
-    let started = std::time::Instant::now();
-    let out = push_cli::execute_state(&fleet, state, &opts, &p.conn, revision, &reporter).await?;
     let mut command = format!("rollback {}", rev.id);
     if p.prune {
         command.push_str(" --prune");
     }
     let record = (!p.check).then_some(store.as_ref());
-    push_cli::finish(g, record, revision, &command, &out, started.elapsed()).await
+    push_cli::push_state(g, &fleet, state, p, &command, record).await
 }

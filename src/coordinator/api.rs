@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -61,9 +61,53 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/store/revisions/{id}", get(revision))
         .route("/v1/store/blobs/{sha}", get(blob))
         .route("/v1/store/desired", get(desired))
+        .route("/v1/logs/targets", get(log_targets))
+        .route("/v1/pods/{namespace}/{name}/log", get(pod_log))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(shared)
+}
+
+/// `GET /v1/logs/targets?namespace=&labelSelector=&pod=`: the pods `podfleet logs` reads.
+async fn log_targets(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Vec<super::logs_api::LogTarget>>, ApiError> {
+    let selector = super::kube::selector::Selector::labels(
+        q.get("labelSelector").map(String::as_str).unwrap_or(""),
+    )
+    .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid selector: {e}")))?;
+    let mirrors: Vec<serde_json::Value> = s
+        .store
+        .mirrors()
+        .map_err(internal)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    let ns = q
+        .get("namespace")
+        .map(String::as_str)
+        .filter(|n| !n.is_empty());
+    let pod = q.get("pod").map(String::as_str).filter(|n| !n.is_empty());
+    Ok(Json(super::logs_api::targets(&mirrors, ns, pod, &selector)))
+}
+
+/// `GET /v1/pods/{ns}/{name}/log?...`: a container's log (the `pods/log` parameters), from
+/// its node over the tunnel.
+async fn pod_log(
+    State(s): State<Arc<Shared>>,
+    UrlPath((ns, name)): UrlPath<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match super::logs_api::open(&s, None, &ns, &name, &q).await {
+        Ok(reader) => axum::body::Body::from_stream(reader.into_stream()).into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.message,
+        )
+            .into_response(),
+    }
 }
 
 async fn fleet(State(s): State<Arc<Shared>>) -> Result<Json<FleetData>, ApiError> {

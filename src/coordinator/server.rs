@@ -70,6 +70,8 @@ pub struct Shared {
     pub hub: super::kube::watch::WatchHub,
     /// Nodes and pods in memory, for the fleet view.
     pub index: std::sync::RwLock<super::index::FleetIndex>,
+    /// The agents' log tunnels.
+    pub tunnels: Arc<super::tunnels::TunnelHub>,
 }
 
 impl Shared {
@@ -96,10 +98,64 @@ struct ReportService {
 }
 
 type AckStream = Pin<Box<dyn Stream<Item = Result<rpc::Ack, Status>> + Send>>;
+type DownStream = Pin<Box<dyn Stream<Item = Result<rpc::TunnelDown, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl coordinator_server::Coordinator for ReportService {
     type ReportStream = AckStream;
+    type TunnelStream = DownStream;
+
+    async fn tunnel(
+        &self,
+        req: Request<Streaming<rpc::TunnelUp>>,
+    ) -> Result<Response<DownStream>, Status> {
+        let identity = req
+            .peer_certs()
+            .and_then(|certs| certs.first().and_then(|c| pki::identity_of(c)));
+        if identity.is_none() && !self.insecure {
+            self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Status::unauthenticated("a client certificate is required"));
+        }
+        let mut inbound = req.into_inner();
+        let hello = match inbound.message().await? {
+            Some(rpc::TunnelUp {
+                body: Some(rpc::tunnel_up::Body::Hello(h)),
+            }) => h,
+            _ => return Err(Status::invalid_argument("a tunnel starts with hello")),
+        };
+        let node = match identity {
+            Some(id) if id != hello.node => {
+                self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(certificate = %id, claimed = %hello.node, "refused a log tunnel for another node");
+                return Err(Status::permission_denied(format!(
+                    "this certificate belongs to node {id}, not {}",
+                    hello.node
+                )));
+            }
+            Some(id) => id,
+            None => hello.node,
+        };
+        let tunnels = self.shared.tunnels.clone();
+        let (generation, down) = tunnels.attach(&node);
+        tracing::debug!(%node, "log tunnel open");
+        tokio::spawn(async move {
+            let why = loop {
+                match inbound.message().await {
+                    Ok(Some(m)) => {
+                        if let Some(body) = m.body {
+                            tunnels.route(&node, generation, body);
+                        }
+                    }
+                    Ok(None) => break "closed by the agent".to_string(),
+                    Err(e) => break e.to_string(),
+                }
+            };
+            tunnels.detach(&node, generation);
+            tracing::info!(%node, "log tunnel closed: {why}");
+        });
+        let down = tokio_stream::wrappers::UnboundedReceiverStream::new(down);
+        Ok(Response::new(Box::pin(futures::StreamExt::map(down, Ok))))
+    }
 
     async fn report(
         &self,
@@ -240,6 +296,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         connected: Default::default(),
         hub,
         index: std::sync::RwLock::new(index),
+        tunnels: Default::default(),
     });
     let mut names = cfg.server_names.clone();
     names.push(cfg.listen.ip().to_string());

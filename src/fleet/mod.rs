@@ -9,7 +9,7 @@ pub mod selection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use ansible_compat::{Inventory, Vars};
+use ansible_compat::{Inventory, LoadOptions, Vars};
 use minijinja::Value as JValue;
 
 use crate::manifest::{self, Diagnostic, ValidPod};
@@ -51,9 +51,13 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Load inventory sources and remember the manifests root.
-    pub fn load(sources: &[PathBuf], manifests_root: &Path) -> anyhow::Result<Fleet> {
-        let inventory = Inventory::load(sources)?;
+    /// Load inventory sources with `options` and remember the manifests root.
+    pub fn load(
+        sources: &[PathBuf],
+        manifests_root: &Path,
+        options: &LoadOptions,
+    ) -> anyhow::Result<Fleet> {
+        let inventory = Inventory::load_with(sources, options)?;
         Ok(Fleet {
             inventory,
             manifests_root: manifests_root.to_path_buf(),
@@ -88,7 +92,7 @@ impl Fleet {
     fn hostvars(&self) -> JValue {
         let mut all = BTreeMap::new();
         for h in self.inventory.hosts() {
-            if let Ok(vars) = self.inventory.host_vars(&h) {
+            if let Ok(vars) = self.inventory.resolved_vars(&h) {
                 let mut v = vars.clone();
                 add_magic_scalars(&mut v, &h, &self.inventory.host_group_names(&h));
                 all.insert(h.clone(), v);
@@ -215,7 +219,8 @@ fn duplicate_pods(host: &str, files: &BTreeMap<String, DesiredFile>) -> Vec<Diag
 
 /// Group identical diagnostics across hosts so a bad template is reported once.
 pub fn summarize(state: &DesiredState) -> Vec<String> {
-    let mut grouped: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Sorted by file, then line number (not as text: line 9 before line 10).
+    let mut grouped: BTreeMap<(String, usize, String), BTreeSet<String>> = BTreeMap::new();
     for (host, r) in state {
         if let Err(diags) = r {
             for d in diags {
@@ -224,15 +229,45 @@ pub fn summarize(state: &DesiredState) -> Vec<String> {
                     .to_string()
                     .replace(&format!(" (rendered for {host})"), "")
                     .replace(&format!(" (rendering for host {host})"), "");
-                grouped.entry(text).or_default().insert(host.clone());
+                let file = d
+                    .file
+                    .replace(&format!(" (rendered for {host})"), "")
+                    .replace(&format!(" (rendering for host {host})"), "");
+                grouped
+                    .entry((file, d.line.unwrap_or(0), text))
+                    .or_default()
+                    .insert(host.clone());
             }
         }
     }
     grouped
         .into_iter()
-        .map(|(text, hosts)| {
+        .map(|((_, _, text), hosts)| {
             let hosts: Vec<_> = hosts.into_iter().collect();
             format!("{text} [{}]", hosts.join(", "))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_sort_by_file_then_line_number() {
+        let d = |f: &str, l| Diagnostic::at(f, Some(l), "bad");
+        let state: DesiredState = [
+            (
+                "h1".to_string(),
+                Err(vec![d("b.yaml", 2), d("a.yaml", 10), d("a.yaml", 9)]),
+            ),
+            ("h2".to_string(), Err(vec![d("a.yaml", 10)])),
+        ]
+        .into();
+        let lines = summarize(&state);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("a.yaml:9"), "{lines:?}");
+        assert!(lines[1].starts_with("a.yaml:10") && lines[1].ends_with("[h1, h2]"));
+        assert!(lines[2].starts_with("b.yaml:2"), "{lines:?}");
+    }
 }

@@ -62,7 +62,8 @@ pub fn describe_layer(source: &LayerSource) -> String {
 /// Resolve the settings of `host`. Errors name the layer that holds the bad value.
 pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<String>> {
     let mut errors = Vec::new();
-    let vars = inv.host_vars(host).map_err(|e| vec![e.to_string()])?;
+    // Vault values decrypted: templates see the plaintext, as Ansible's do.
+    let vars = inv.resolved_vars(host).map_err(|e| vec![e.to_string()])?;
     let layers = inv.var_layers(host).map_err(|e| vec![e.to_string()])?;
     let mut selected: Vec<TemplateRef> = Vec::new();
     let mut excluded: Vec<String> = Vec::new();

@@ -2,7 +2,7 @@
 //!
 //! `check` is a pure function from bytes to either a [`ValidPod`] or every problem found,
 //! each as `file:line: reason`. The rules follow what the kubelet accepts for a static pod
-//! (see `reference/kubelet-static-pods.md`), plus checks the kubelet does not do but users
+//! (the README's "Validation" section lists them), plus checks the kubelet does not do but users
 //! trip over: unknown (typo'd) fields, multi-document files, YAML 1.1 surprises.
 
 mod diagnostic;

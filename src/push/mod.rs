@@ -164,21 +164,25 @@ pub async fn run_all(
             progress.suspend(|| reporter.batch(i + 1, count, &names));
         }
         let mut set = tokio::task::JoinSet::new();
+        // Which node each task pushes, so a task that panics is still reported by name.
+        let mut names = std::collections::HashMap::new();
         for job in batch {
             let sem = sem.clone();
             let opts = opts.clone();
             let ssh = ssh.clone();
-            set.spawn(async move {
+            let node = job.node.clone();
+            let handle = set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 run_job(job, revision, &opts, &ssh).await
             });
+            names.insert(handle.id(), node);
         }
         let mut batch_failed = false;
         while let Some(r) = set.join_next().await {
             let r = match r {
                 Ok(r) => r,
                 Err(e) => NodeResult {
-                    node: "?".into(),
+                    node: names.remove(&e.id()).unwrap_or_default(),
                     outcome: NodeOutcome::Failed,
                     plan: None,
                     dir: String::new(),

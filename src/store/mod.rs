@@ -2,7 +2,7 @@
 //! coordinator, node and pod reports and events.
 //!
 //! `Store` is the small trait the rest of podfleet uses. `SledStore` is the only code that
-//! touches sled (the user's choice; see DESIGN.md on swapping it for redb). sled takes an
+//! touches sled (the user's choice). sled takes an
 //! exclusive lock on its directory, so while `podfleet serve` owns the store, the CLI
 //! talks to the coordinator instead (see `coordinator::client`).
 

@@ -42,21 +42,22 @@ impl Agent {
     /// (manifests), `<root>/pki/<node>` (enrolled credentials), `<root>/agents/<node>` (state),
     /// reporting to the coordinator every second.
     pub fn reporting(root: &Path, node: &str) -> Agent {
+        Agent::reporting_with(root, node, "process", &[])
+    }
+
+    /// [`Agent::reporting`] on another runtime, with extra flags.
+    pub fn reporting_with(root: &Path, node: &str, runtime: &str, extra: &[&str]) -> Agent {
         let dir = root.join("nodes").join(node);
         std::fs::create_dir_all(&dir).unwrap();
         let pki = root.join("pki").join(node);
-        Agent::start(
-            "process",
-            &dir,
-            &root.join("agents").join(node),
-            node,
-            &[
-                "--pki-dir",
-                pki.to_str().unwrap(),
-                "--heartbeat-interval",
-                "1",
-            ],
-        )
+        let mut args = vec![
+            "--pki-dir",
+            pki.to_str().unwrap(),
+            "--heartbeat-interval",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        Agent::start(runtime, &dir, &root.join("agents").join(node), node, &args)
     }
 
     fn spawn(&mut self) {
@@ -239,4 +240,37 @@ pub fn container_id(p: &Value) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+/// An agent on a fresh manifest directory in a temp dir. Field order matters: the agent
+/// (and its cleanup) drops before the temp dir.
+pub struct AgentLab {
+    pub agent: Agent,
+    pub dir: PathBuf,
+    pub runtime: &'static str,
+    pub tmp: tempfile::TempDir,
+}
+
+impl AgentLab {
+    /// Start an agent with `runtime` for node `node` (extra agent flags in `extra`).
+    pub fn start(runtime: &'static str, node: &str, extra: &[&str]) -> AgentLab {
+        if runtime == "docker" {
+            super::ensure_busybox_image();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("manifests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let agent = Agent::start(runtime, &dir, &tmp.path().join("state"), node, extra);
+        AgentLab {
+            agent,
+            dir,
+            runtime,
+            tmp,
+        }
+    }
+
+    /// Write a manifest atomically.
+    pub fn put(&self, file: &str, content: &str) {
+        super::write_atomic(&self.dir.join(file), content);
+    }
 }

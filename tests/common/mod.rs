@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod coordinator;
+pub mod fleet;
 pub mod kubelab;
 pub mod project;
 pub mod proxy;
@@ -103,47 +104,16 @@ pub fn write_atomic(path: &Path, content: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// The docker image tests run: busybox-static imported as `podfleet-test/busybox:1`.
-pub const BUSYBOX: &str = "podfleet-test/busybox:1";
+/// The docker image tests run: busybox-static imported with every applet (the version in the
+/// tag changes when its content does).
+pub const BUSYBOX: &str = "podfleet-test/busybox:2";
 
-/// Build the busybox image once (no registry is reachable).
+/// Build the busybox image once (no registry is reachable); podfleet's own importer.
 pub fn ensure_busybox_image() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let have = Command::new("docker")
-            .args(["image", "inspect", BUSYBOX])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if have {
-            return;
-        }
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox-static is not installed (tests/run.sh installs it)");
-        let root = tempfile::tempdir().unwrap();
-        let bin = root.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(busybox, bin.join("busybox")).unwrap();
-        for applet in [
-            "sh", "sleep", "echo", "cat", "test", "true", "false", "touch", "rm", "httpd", "nc",
-            "wget", "ls", "mkdir", "printf", "env", "kill", "id", "hostname", "date", "grep",
-        ] {
-            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-        }
-        for d in ["tmp", "www", "etc"] {
-            std::fs::create_dir_all(root.path().join(d)).unwrap();
-        }
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "tar -C {} -c . | docker import -c 'CMD [\"/bin/sh\"]' - {BUSYBOX}",
-                root.path().display()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success(), "docker import of busybox failed");
+        podfleet::agent::runtime::busybox::ensure_image(BUSYBOX)
+            .expect("busybox-static is installed by tests/setup.sh")
     });
 }
 

@@ -297,6 +297,7 @@ impl Runtime for DockerRuntime {
             binds: (!binds.is_empty()).then_some(binds),
             memory: c.memory_limit,
             nano_cpus: c.nano_cpus,
+            log_config: Some(super::docker_logs::log_config(c.log_limits)),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -459,5 +460,58 @@ impl Runtime for DockerRuntime {
                     timeout.as_secs_f32()
                 )))
             })
+    }
+
+    async fn sample(&self, id: &str) -> Result<crate::agent::usage::Sample, RuntimeError> {
+        let opts = bollard::query_parameters::StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let stats = self
+            .docker
+            .stats(id, Some(opts))
+            .next()
+            .await
+            .ok_or_else(|| RuntimeError::Other("no stats from the engine".into()))?
+            .map_err(other)?;
+        let cpu_ns = stats
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
+        // The working set, as the kubelet computes it: usage minus inactive file cache.
+        let memory_bytes = stats.memory_stats.map_or(0, |m| {
+            let inactive = m
+                .stats
+                .as_ref()
+                .and_then(|s| {
+                    s.get("inactive_file")
+                        .or_else(|| s.get("total_inactive_file"))
+                })
+                .copied()
+                .unwrap_or(0);
+            m.usage.unwrap_or(0).saturating_sub(inactive)
+        });
+        Ok(crate::agent::usage::Sample {
+            cpu_ns,
+            memory_bytes,
+            at_ns: crate::agent::usage::now_ns(),
+        })
+    }
+
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &super::exec::ExecSpec,
+    ) -> Result<super::exec::ExecSession, RuntimeError> {
+        super::docker_exec::session(&self.docker, id, spec).await
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        q: &crate::agent::logs::LogQuery,
+    ) -> Result<crate::agent::logs::LogStream, RuntimeError> {
+        Ok(super::docker_logs::stream(&self.docker, id, q))
     }
 }

@@ -4,7 +4,11 @@
 //! containers. Runtimes label everything they create with the pod identity so that a
 //! restarted agent can find and adopt it.
 
+pub mod busybox;
 pub mod docker;
+mod docker_exec;
+mod docker_logs;
+pub mod exec;
 pub mod pause;
 pub mod process;
 
@@ -107,8 +111,10 @@ pub struct ContainerSpec {
     pub memory_limit: Option<i64>,
     /// CPU limit in nano-CPUs.
     pub nano_cpus: Option<i64>,
-    /// Directory for this container's logs and records (process runtime).
+    /// This container's log directory (`<root>/pods/<ns>_<pod>_<uid>/<container>`).
     pub log_dir: PathBuf,
+    /// Log rotation limits.
+    pub log_limits: crate::agent::logs::LogLimits,
 }
 
 /// What the runtime knows about a container.
@@ -207,6 +213,20 @@ pub trait Runtime: Send + Sync {
     async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
     /// Run a command in the container (exec probes); returns the exit code.
     async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<i32, RuntimeError>;
+    /// Start an interactive command in the container (`kubectl exec`).
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &exec::ExecSpec,
+    ) -> Result<exec::ExecSession, RuntimeError>;
+    /// CPU time and memory of a running container now (for `kubectl top`).
+    async fn sample(&self, id: &str) -> Result<crate::agent::usage::Sample, RuntimeError>;
+    /// The container's log for `q`, as the kubelet serves it.
+    async fn logs(
+        &self,
+        id: &str,
+        q: &crate::agent::logs::LogQuery,
+    ) -> Result<crate::agent::logs::LogStream, RuntimeError>;
     /// The `<kind>://<id>` form used in container statuses.
     fn container_id(&self, id: &str) -> String {
         format!("{}://{id}", self.name())

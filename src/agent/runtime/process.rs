@@ -7,7 +7,10 @@
 //! running containers and still learn how they ended. The image is ignored (warned about
 //! once per container); volumes are not mounted (the process sees the host filesystem).
 //!
-//! Layout: `<state-dir>/process/<k8s_container_name>/{meta.json,child.pid,exit.json,container.log}`.
+//! Layout: `<state-dir>/process/<k8s_container_name>/{meta.json,child.pid,exit.json,shim.log}`.
+//! The shim reads the container's stdout and stderr through pipes and writes them in the CRI
+//! log format to `<state-dir>/pods/<ns>_<pod>_<uid>/<container>/<attempt>.log`, rotated by
+//! size (see `agent::logs::cri`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,6 +27,7 @@ use super::{
     ContainerInfo, ContainerSpec, ExitInfo, PullPolicy, Runtime, RuntimeError, SandboxInfo,
     SandboxSpec, labels, now_rfc3339,
 };
+use crate::agent::logs::{LogLimits, LogQuery, LogStream, cri, files};
 
 /// What the runtime records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +38,11 @@ struct Meta {
     shim_start: u64,
     env: Vec<(String, String)>,
     working_dir: Option<String>,
+    /// Where the shim writes this run's CRI log (`<attempt>.log` and rotated files).
+    #[serde(default)]
+    log_dir: Option<PathBuf>,
+    #[serde(default)]
+    attempt: u32,
 }
 
 /// Exit status written by the shim.
@@ -157,16 +166,29 @@ impl Runtime for ProcessRuntime {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| RuntimeError::Start(format!("cannot create {}: {e}", dir.display())))?;
-        let log = std::fs::OpenOptions::new()
+        // The shim's own complaints (it cannot start the command, cannot write the log).
+        let shim_log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("container.log"))
+            .open(dir.join("shim.log"))
             .map_err(|e| RuntimeError::Start(e.to_string()))?;
-        let log2 = log
+        let shim_log2 = shim_log
             .try_clone()
             .map_err(|e| RuntimeError::Start(e.to_string()))?;
         let mut cmd = tokio::process::Command::new(&self.shim);
-        cmd.arg("shim").arg("--dir").arg(&dir).arg("--").args(&argv);
+        cmd.arg("shim")
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--log-dir")
+            .arg(&c.log_dir)
+            .arg("--attempt")
+            .arg(c.attempt.to_string())
+            .arg("--log-max-size")
+            .arg(c.log_limits.max_size.to_string())
+            .arg("--log-max-files")
+            .arg(c.log_limits.max_files.to_string())
+            .arg("--")
+            .args(&argv);
         cmd.env_clear();
         for k in ["PATH", "HOME", "LANG", "TZ"] {
             if let Some(v) = std::env::var_os(k) {
@@ -181,8 +203,8 @@ impl Runtime for ProcessRuntime {
             cmd.current_dir(wd);
         }
         cmd.stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log2)
+            .stdout(shim_log)
+            .stderr(shim_log2)
             .kill_on_drop(false);
         // SAFETY: setsid is async-signal-safe; the shim gets its own session so it
         // survives the agent and is not hit by the agent's terminal signals.
@@ -211,6 +233,8 @@ impl Runtime for ProcessRuntime {
             shim_start: proc_start(pid).unwrap_or(0),
             env: c.env.clone(),
             working_dir: c.working_dir.clone(),
+            log_dir: Some(c.log_dir.clone()),
+            attempt: c.attempt,
         };
         let tmp = dir.join(".meta.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec(&meta).unwrap_or_default())
@@ -307,8 +331,59 @@ impl Runtime for ProcessRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+        // The run's log goes with it (the worker keeps the previous run for `--previous`).
+        if let Ok(Meta {
+            log_dir: Some(log_dir),
+            attempt,
+            ..
+        }) = self.meta(id)
+        {
+            for f in cri::attempt_files(&log_dir, attempt) {
+                let _ = std::fs::remove_file(f);
+            }
+            let _ = std::fs::remove_dir(&log_dir);
+        }
         let _ = std::fs::remove_dir_all(self.dir(id));
         Ok(())
+    }
+
+    async fn exec_session(
+        &self,
+        id: &str,
+        spec: &super::exec::ExecSpec,
+    ) -> Result<super::exec::ExecSession, RuntimeError> {
+        let m = self.meta(id)?;
+        if !alive(m.shim_pid, m.shim_start) {
+            return Err(RuntimeError::Other(format!(
+                "container {id} is not running"
+            )));
+        }
+        super::exec::host_session(spec, &m.env, m.working_dir.as_deref())
+    }
+
+    async fn sample(&self, id: &str) -> Result<crate::agent::usage::Sample, RuntimeError> {
+        let m = self.meta(id)?;
+        // The shim leads the container's session; its processes are the container.
+        Ok(crate::agent::usage::session_sample(m.shim_pid))
+    }
+
+    async fn logs(&self, id: &str, q: &LogQuery) -> Result<LogStream, RuntimeError> {
+        let m = self.meta(id)?;
+        let Some(dir) = m.log_dir.clone() else {
+            return Err(RuntimeError::Other(format!(
+                "container {id} was started by an older agent and has no CRI log"
+            )));
+        };
+        let (pid, start) = (m.shim_pid, m.shim_start);
+        let log = files::AttemptLog {
+            dir,
+            attempt: m.attempt,
+            running: Box::new(move || alive(pid, start)),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let q = q.clone();
+        tokio::task::spawn_blocking(move || files::stream(log, q, tx));
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<i32, RuntimeError> {
@@ -349,8 +424,9 @@ fn nix_signal(s: &std::process::ExitStatus) -> i32 {
     s.signal().unwrap_or(0)
 }
 
-/// Entry point of `podfleet shim --dir DIR -- CMD ARGS…`. Runs without tokio: start the
-/// command, forward termination signals to it, record its exit status, exit.
+/// Entry point of `podfleet shim --dir DIR [--log-dir DIR --attempt N --log-max-size B
+/// --log-max-files N] -- CMD ARGS…`. Runs without tokio: start the command, copy its output
+/// into the CRI log, forward termination signals to it, record its exit status, exit.
 pub fn shim_main(args: &[String]) -> i32 {
     use std::sync::atomic::{AtomicI32, Ordering};
     static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -364,21 +440,48 @@ pub fn shim_main(args: &[String]) -> i32 {
         }
     }
     let mut dir = None;
+    let mut log_dir = None;
+    let mut attempt = 0u32;
+    let mut limits = LogLimits::default();
     let mut rest = args.iter();
     while let Some(a) = rest.next() {
+        let mut value = || rest.next().cloned().unwrap_or_default();
         match a.as_str() {
-            "--dir" => dir = rest.next().cloned(),
+            "--dir" => dir = Some(value()),
+            "--log-dir" => log_dir = Some(PathBuf::from(value())),
+            "--attempt" => attempt = value().parse().unwrap_or(0),
+            "--log-max-size" => limits.max_size = value().parse().unwrap_or(limits.max_size),
+            "--log-max-files" => limits.max_files = value().parse().unwrap_or(limits.max_files),
             "--" => break,
             _ => {}
         }
     }
     let argv: Vec<String> = rest.cloned().collect();
     let (Some(dir), Some(prog)) = (dir, argv.first()) else {
-        eprintln!("usage: podfleet shim --dir DIR -- CMD [ARGS...]");
+        eprintln!("usage: podfleet shim --dir DIR [--log-dir DIR --attempt N] -- CMD [ARGS...]");
         return 2;
     };
     let dir = PathBuf::from(dir);
-    let child = std::process::Command::new(prog).args(&argv[1..]).spawn();
+    let mut command = std::process::Command::new(prog);
+    command.args(&argv[1..]);
+    let writer = log_dir.and_then(|d| {
+        match cri::CriWriter::open(&d, attempt, limits.max_size, limits.max_files) {
+            Ok(w) => Some(std::sync::Arc::new(Mutex::new(w))),
+            Err(e) => {
+                eprintln!(
+                    "podfleet shim: cannot write the log in {}: {e}",
+                    d.display()
+                );
+                None
+            }
+        }
+    });
+    if writer.is_some() {
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let child = command.spawn();
     let write_exit = |code: i32| {
         let rec = ExitRecord {
             exit_code: code,
@@ -399,6 +502,31 @@ pub fn shim_main(args: &[String]) -> i32 {
         }
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let copiers: Vec<std::thread::JoinHandle<()>> = match &writer {
+        Some(w) => {
+            let out = child.stdout.take().map(|p| {
+                (
+                    Box::new(p) as Box<dyn std::io::Read + Send>,
+                    cri::Stream::Stdout,
+                )
+            });
+            let err = child.stderr.take().map(|p| {
+                (
+                    Box::new(p) as Box<dyn std::io::Read + Send>,
+                    cri::Stream::Stderr,
+                )
+            });
+            [out, err]
+                .into_iter()
+                .flatten()
+                .map(|(pipe, stream)| {
+                    let w = w.clone();
+                    std::thread::spawn(move || copy_log(pipe, stream, &w))
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let _ = std::fs::write(dir.join("child.pid"), child.id().to_string());
     let action = nix::sys::signal::SigAction::new(
         nix::sys::signal::SigHandler::Handler(forward),
@@ -430,6 +558,43 @@ pub fn shim_main(args: &[String]) -> i32 {
             Err(_) => break 137,
         }
     };
+    // The pipes end when the command and everything it started have closed them; a
+    // background process that keeps them open must not keep the exit from being recorded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while copiers.iter().any(|c| !c.is_finished()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     write_exit(code);
     code
+}
+
+/// Copy one of the command's streams into the CRI log, line by line.
+fn copy_log(
+    mut pipe: Box<dyn std::io::Read + Send>,
+    stream: cri::Stream,
+    writer: &Mutex<cri::CriWriter>,
+) {
+    use std::io::Read as _;
+    let mut splitter = cri::LineSplitter::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    let write = |lines: Vec<(bool, Vec<u8>)>| {
+        let now = jiff::Timestamp::now();
+        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+        for (partial, content) in lines {
+            if let Err(e) = w.write_line(now, stream, partial, &content) {
+                eprintln!("podfleet shim: cannot write the log: {e}");
+            }
+        }
+    };
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => write(splitter.push(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    if let Some(rest) = splitter.finish() {
+        write(vec![(false, rest)]);
+    }
 }

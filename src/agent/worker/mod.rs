@@ -37,8 +37,10 @@ pub struct WorkerCtx {
     pub image_backoff: BackoffPolicy,
     /// Where emptyDir volumes live.
     pub volumes_root: PathBuf,
-    /// Where container logs and records live.
+    /// Where container logs live (`<root>/pods/...`).
     pub logs_root: PathBuf,
+    /// Log rotation limits.
+    pub log_limits: crate::agent::logs::LogLimits,
     /// The node's IP.
     pub host_ip: Option<String>,
     /// Tells the reconciler a worker finished (its pod uid).

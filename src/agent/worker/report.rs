@@ -88,7 +88,14 @@ impl Worker {
             mounts: pod.mounts(c, &self.ctx.volumes_root),
             memory_limit: c.memory_limit,
             nano_cpus: c.nano_cpus,
-            log_dir: self.ctx.logs_root.clone(),
+            log_dir: crate::agent::logs::container_log_dir(
+                &self.ctx.logs_root,
+                &pod.namespace,
+                &pod.mirror_name,
+                &pod.uid,
+                &c.name,
+            ),
+            log_limits: self.ctx.log_limits,
         }
     }
 

@@ -5,7 +5,10 @@
 //! the bearer token in `<state-dir>/pki/kube-token`; anonymous requests get 401. Every
 //! mutation gets a 405 `Status` saying static pods change through their manifest files.
 
+mod exec;
+mod metrics;
 pub mod objects;
+mod podlog;
 pub mod selector;
 pub mod stream;
 pub mod synth;
@@ -35,6 +38,10 @@ const KUBE_MINOR: &str = "33";
 /// it presented one.
 #[derive(Clone)]
 struct ClientCert(Option<String>);
+
+/// The client's address (streams are limited per identity and address).
+#[derive(Clone, Copy)]
+struct Peer(SocketAddr);
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,19 +286,57 @@ impl Filter {
     }
 }
 
+/// Whether the request carries the API's bearer token.
+fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == token)
+}
+
+/// `pods/exec`: only the admin certificate may run commands (the token is read-only).
+async fn exec_route(
+    State(api): State<KubeApi>,
+    Extension(cert): Extension<ClientCert>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    axum::extract::Path((namespace, name)): axum::extract::Path<(String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    ws: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> Response {
+    let bearer = bearer_ok(&headers, &api.token);
+    let who = match (&cert.0, bearer) {
+        (Some(id), _) if id == super::pki::ADMIN_IDENTITY => exec::Exec::Admin(id),
+        (_, true) => exec::Exec::Token,
+        (Some(node), false) => exec::Exec::Node(node),
+        (None, false) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+    };
+    let query = query.unwrap_or_default();
+    let client = client_key(cert.0.as_deref(), peer);
+    exec::serve(&api.shared, &client, who, &namespace, &name, &query, ws).await
+}
+
+/// Who a client is for per-client limits: its identity (certificate name or the token) and
+/// its address.
+fn client_key(cert: Option<&str>, peer: Peer) -> String {
+    format!("{}@{}", cert.unwrap_or("token"), peer.0.ip())
+}
+
 async fn handle(
     State(api): State<KubeApi>,
     Extension(cert): Extension<ClientCert>,
+    Extension(peer): Extension<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == api.token.as_str());
+    let bearer = bearer_ok(&headers, &api.token);
+    let client = client_key(cert.0.as_deref(), peer);
     let caller = match (bearer, cert.0) {
         (true, _) => Caller::Admin,
         (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
@@ -301,6 +346,15 @@ async fn handle(
         }
     };
     let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    if let (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) =
+        (&method, path.as_slice())
+    {
+        let node = match &caller {
+            Caller::Node(n) => Some(n.as_str()),
+            Caller::Admin => None,
+        };
+        return podlog::serve(&api.shared, &client, node, ns, name, &q).await;
+    }
     if method != Method::GET {
         let what = match path.as_slice() {
             ["api", "v1", "namespaces", ns, res, name, ..] => {
@@ -316,6 +370,13 @@ async fn handle(
                 "{what} is read-only here: this is podfleet's view of static pods, which change only by editing the node's manifest files (edit manifests/ and run `podfleet push`)"
             ),
         );
+    }
+    let node_caller = match &caller {
+        Caller::Node(n) => Some(n.as_str()),
+        Caller::Admin => None,
+    };
+    if let Some(r) = metrics::serve(&api.shared, node_caller, &path, &q) {
+        return r;
     }
     let table = if wants_table(&headers) {
         match table::IncludeObject::parse(q.get("includeObject").map(String::as_str)) {
@@ -345,9 +406,6 @@ async fn handle(
                 "versions": ["v1"],
                 "serverAddressByClientCIDRs": [],
             }));
-        }
-        ["apis"] => {
-            return ok_json(&json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}));
         }
         ["api", "v1"] => return ok_json(&resource_list()),
         ["healthz"] | ["readyz"] | ["livez"] => return "ok".into_response(),
@@ -550,7 +608,13 @@ pub async fn serve(
             }
         }
     });
-    let router = Router::new().fallback(handle).with_state(api);
+    let router = Router::new()
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            axum::routing::any(exec_route),
+        )
+        .fallback(handle)
+        .with_state(api);
     Ok(tokio::spawn(async move {
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
@@ -572,7 +636,9 @@ pub async fn serve(
                     .peer_certificates()
                     .and_then(|c| c.first())
                     .and_then(|c| super::pki::identity_of(c.as_ref()));
-                let app = router.layer(Extension(ClientCert(cert)));
+                let app = router
+                    .layer(Extension(ClientCert(cert)))
+                    .layer(Extension(Peer(peer)));
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),

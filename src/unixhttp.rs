@@ -1,0 +1,59 @@
+//! Streaming HTTP/1.1 GET over a unix socket (hyper), for the CLI's log commands against the
+//! agent's and the coordinator's local sockets.
+
+use std::path::Path;
+
+use http_body_util::BodyExt as _;
+
+/// A response whose body arrives in chunks.
+pub struct Streaming {
+    /// HTTP status.
+    pub status: u16,
+    body: hyper::body::Incoming,
+}
+
+impl Streaming {
+    /// The next chunk of the body; None at its end; an error if the server broke it off.
+    pub async fn chunk(&mut self) -> Option<Result<bytes::Bytes, String>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(e) => return Some(Err(e.to_string())),
+            }
+        }
+    }
+
+    /// The whole body as text (for error responses).
+    pub async fn text(mut self) -> String {
+        let mut out = Vec::new();
+        while let Some(Ok(b)) = self.chunk().await {
+            out.extend_from_slice(&b);
+        }
+        String::from_utf8_lossy(&out).trim_end().to_string()
+    }
+}
+
+/// GET `path` on `socket`; `what` names the server in the error when it cannot be reached.
+pub async fn get(socket: &Path, path: &str, what: &str) -> anyhow::Result<Streaming> {
+    let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach {}: {e} (is {what} running?)",
+            socket.display()
+        )
+    })?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header(http::header::HOST, "podfleet")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let resp = sender.send_request(req).await?;
+    Ok(Streaming {
+        status: resp.status().as_u16(),
+        body: resp.into_body(),
+    })
+}
