@@ -3,121 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::agent::Agent;
-use common::coordinator::Coordinator;
-use common::{podfleet, wait_for, write, write_atomic};
-
-fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
-    format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: {app}\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [sleep, '{secs}']\n"
-    )
-}
-
-struct Lab {
-    dir: tempfile::TempDir,
-    kube: String,
-    _serve: Coordinator,
-    _agents: Vec<Agent>,
-}
-
-impl Lab {
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn node_dir(&self, node: &str) -> PathBuf {
-        self.path().join("nodes").join(node)
-    }
-    fn kubectl(&self, kubeconfig: &str, args: &[&str]) -> common::Run {
-        let out = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.path().join(kubeconfig))
-            .env("HOME", self.path())
-            .output()
-            .expect("kubectl is installed");
-        common::Run::from(out)
-    }
-    fn get(&self, args: &[&str]) -> String {
-        self.kubectl("fleet.kubeconfig", args).expect(0).stdout
-    }
-}
-
-/// A coordinator, two enrolled nodes with agents, and a kubeconfig.
-fn lab() -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let (grpc, kube) = (
-        format!("127.0.0.1:{}", common::free_port()),
-        format!("127.0.0.1:{}", common::free_port()),
-    );
-    let serve = Coordinator::start(
-        &p.join("state"),
-        &["--listen", &grpc, "--kube-listen", &kube],
-    );
-    wait_for(Duration::from_secs(30), "the kube API", || {
-        std::net::TcpStream::connect(&kube).ok().map(|_| ())
-    });
-    let mut inv = String::new();
-    for n in ["n1", "n2"] {
-        inv.push_str(&format!(
-            "{n} ansible_connection=local podfleet_config_dir={}\n",
-            p.join("pki").join(n).display()
-        ));
-    }
-    write(&p.join("local/hosts.ini"), &inv);
-    podfleet(
-        p,
-        &[
-            "-i",
-            "local/hosts.ini",
-            "--state-dir",
-            "state",
-            "agent",
-            "enroll",
-            "--coordinator",
-            &grpc,
-        ],
-        &[],
-    )
-    .expect(0);
-    write(
-        &p.join("nodes/n1/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(
-        &p.join("nodes/n2/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
-    let agents = ["n1", "n2"]
-        .iter()
-        .map(|n| Agent::reporting(p, n))
-        .collect();
-    let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
-    std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
-    let lab = Lab {
-        dir,
-        kube,
-        _serve: serve,
-        _agents: agents,
-    };
-    wait_for(
-        Duration::from_secs(60),
-        "three Running pods in kubectl",
-        || {
-            let out = lab
-                .kubectl("fleet.kubeconfig", &["get", "pods", "-A"])
-                .stdout;
-            (out.matches("Running").count() == 3).then_some(())
-        },
-    );
-    lab
-}
+use common::kubelab::{lab, pod};
+use common::{podfleet, write_atomic};
 
 #[test]
 fn kubectl_reads_the_fleet() {
@@ -193,6 +82,49 @@ fn kubectl_reads_the_fleet() {
         "{by_node}"
     );
 
+    // --sort-by outside metadata: kubectl asks for includeObject=Object and sorts the full
+    // objects the Table rows carry.
+    let sorted = lab.get(&["get", "pods", "-A", "--sort-by=.spec.nodeName"]);
+    let names: Vec<&str> = sorted
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(names.len(), 3, "{sorted}");
+    assert_eq!(names[0], "web-n1", "{sorted}");
+    let by_time = lab.get(&["get", "events", "-n", "edge", "--sort-by=.lastTimestamp"]);
+    assert!(
+        by_time
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("LAST SEEN")
+            && by_time.contains("pod/web-n1")
+            && by_time.contains("Started"),
+        "{by_time}"
+    );
+
+    // Bad selectors are the API server's 400, and kubectl fails with its message.
+    for (args, message) in [
+        (
+            ["-l", "bad label=="],
+            "unable to parse requirement: found 'label', expected: in, notin, =, ==, !=, gt, lt",
+        ),
+        (
+            ["--field-selector", "spec.nodename=n1"],
+            "field label not supported: spec.nodename",
+        ),
+    ] {
+        let bad = lab.kubectl("fleet.kubeconfig", &["get", "pods", "-A", args[0], args[1]]);
+        assert_eq!(bad.code, 1, "{args:?}: {}{}", bad.stdout, bad.stderr);
+        assert!(
+            bad.stderr.contains("Error from server (BadRequest)") && bad.stderr.contains(message),
+            "{args:?}: {}",
+            bad.stderr
+        );
+        assert!(!bad.stdout.contains("No resources"), "{}", bad.stdout);
+    }
+
     // Mutations are refused with the reason.
     let del = lab.kubectl(
         "fleet.kubeconfig",
@@ -246,47 +178,18 @@ fn kubectl_reads_the_fleet() {
 #[test]
 fn kubectl_watch_follows_a_manifest_change() {
     let lab = lab();
-    let mut child = Command::new("kubectl")
-        .args([
-            "get",
-            "pods",
-            "-n",
-            "edge",
-            "--watch",
-            "--output-watch-events",
-        ])
-        .env("KUBECONFIG", lab.path().join("fleet.kubeconfig"))
-        .env("HOME", lab.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen: Vec<String> = Vec::new();
-    // Read lines until `done` holds for what was seen (bounded in time).
-    let mut wait = |what: &str, done: &dyn Fn(&[String]) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(&seen) {
-            assert!(
-                Instant::now() < deadline,
-                "kubectl --watch never showed {what}: {seen:#?}"
-            );
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-                seen.push(l);
-            }
-        }
-        seen.len()
-    };
+    let mut watch = lab.follow(&[
+        "get",
+        "pods",
+        "-n",
+        "edge",
+        "--watch",
+        "--output-watch-events",
+    ]);
     let web_n1 =
         |l: &String, ev: &str| l.starts_with(ev) && l.split_whitespace().nth(1) == Some("web-n1");
-    let initial = wait("the initial web-n1", &|s| {
-        s.iter().any(|l| web_n1(l, "ADDED"))
+    let initial = watch.wait(60, "the initial web-n1 and web-n2", &|s| {
+        s.iter().any(|l| web_n1(l, "ADDED")) && s.iter().any(|l| l.contains("web-n2"))
     });
     // Change the manifest on n1: the agent replaces the pod; the watch sees the old one go
     // and the new one come.
@@ -294,17 +197,16 @@ fn kubectl_watch_follows_a_manifest_change() {
         &lab.node_dir("n1").join("web.yaml"),
         &pod("web", "edge", "web", 7200),
     );
-    wait("web-n1 deleted and added again", &|s| {
+    watch.wait(60, "web-n1 deleted and added again", &|s| {
         let after = &s[initial..];
         after.iter().any(|l| web_n1(l, "DELETED")) && after.iter().any(|l| web_n1(l, "ADDED"))
     });
+    // web-n2 did not change: nothing about it after the initial list.
     assert!(
-        !seen
-            .iter()
-            .any(|l| l.starts_with("DELETED") && l.contains("web-n2"))
+        !watch.seen[initial..].iter().any(|l| l.contains("web-n2")),
+        "{:#?}",
+        watch.seen
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A node's (agent's) certificate is for that node: it reads its own Node and the pods bound

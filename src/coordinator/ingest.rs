@@ -134,6 +134,8 @@ impl Ingest<'_> {
         }
         let now = jiff::Timestamp::now().to_string();
         let node = self.identity;
+        // Watchers see every change below a list's resourceVersion (WatchHub::settled).
+        let _writing = self.hub.map(WatchHub::writing);
         let mut applied = Applied::default();
         let touch = |status: Option<&rpc::NodeStatus>| -> anyhow::Result<()> {
             let earlier = self.store.node(node)?;
@@ -159,35 +161,41 @@ impl Ingest<'_> {
             Some(Body::Snapshot(snap)) => {
                 touch(snap.node.as_ref())?;
                 let before = self.store.pod_uids(node)?;
-                let mut pods = Vec::new();
-                for p in &snap.pods {
-                    pods.push(self.versioned(pod_record(node, p, &now))?);
-                }
                 let mut gone = Vec::new();
-                for uid in before.iter().filter(|u| !pods.iter().any(|p| &p.uid == *u)) {
+                for uid in before
+                    .iter()
+                    .filter(|u| !snap.pods.iter().any(|p| &p.uid == *u))
+                {
                     gone.extend(self.store.mirror(node, uid)?);
+                }
+                // Deletions first: a replaced static pod keeps its name.
+                for m in gone {
+                    self.announce_deleted(m)?;
+                }
+                let mut pods = Vec::new();
+                let mut changed = Vec::new();
+                for p in &snap.pods {
+                    let (rec, news) = self.versioned(pod_record(node, p, &now))?;
+                    if let Some((kind, prev)) = news {
+                        changed.push((kind, rec.mirror.clone(), prev));
+                    }
+                    pods.push(rec);
                 }
                 self.store.replace_pods(node, &pods)?;
                 self.indexed(|i| i.replace_pods(node, &pods));
-                for p in &pods {
-                    let kind = if before.contains(&p.uid) {
-                        "MODIFIED"
-                    } else {
-                        "ADDED"
-                    };
-                    self.announce(kind, p.mirror.clone());
-                }
-                for m in gone {
-                    self.announce_deleted(m)?;
+                // The periodic snapshot repeats what the watchers have: only changes go out.
+                for (kind, mirror, prev) in changed {
+                    self.announce(kind, mirror, prev);
                 }
                 applied.pods = pods.len();
             }
             Some(Body::Pod(p)) => {
-                let existed = self.store.has_pod(node, &p.uid)?;
-                let rec = self.versioned(pod_record(node, p, &now))?;
+                let (rec, news) = self.versioned(pod_record(node, p, &now))?;
                 self.store.put_pod(&rec)?;
                 self.indexed(|i| i.put_pod(rec.clone()));
-                self.announce(if existed { "MODIFIED" } else { "ADDED" }, rec.mirror);
+                if let Some((kind, prev)) = news {
+                    self.announce(kind, rec.mirror, prev);
+                }
                 applied.pods = 1;
             }
             Some(Body::PodRemoved(r)) => {
@@ -213,21 +221,45 @@ impl Ingest<'_> {
         }
     }
 
-    /// Give the mirror object a fresh resourceVersion.
-    fn versioned(&self, mut rec: PodRecord) -> anyhow::Result<PodRecord> {
-        if self.hub.is_some()
-            && let Some(meta) = rec
-                .mirror
-                .get_mut("metadata")
-                .and_then(|m| m.as_object_mut())
-        {
-            let rv = self.store.next_id()?;
-            meta.insert("resourceVersion".into(), rv.to_string().into());
+    /// Give the mirror object a fresh resourceVersion if it differs from the stored one,
+    /// and say whether it is ADDED or MODIFIED (with the object before); an unchanged one
+    /// keeps its resourceVersion and is no news.
+    #[allow(clippy::type_complexity)]
+    fn versioned(
+        &self,
+        mut rec: PodRecord,
+    ) -> anyhow::Result<(PodRecord, Option<(&'static str, Option<serde_json::Value>)>)> {
+        if self.hub.is_none() || !rec.mirror.is_object() {
+            return Ok((rec, None));
         }
-        Ok(rec)
+        let stored = self.store.mirror(&rec.node, &rec.uid)?;
+        let rv_of = |m: &serde_json::Value| m["metadata"]["resourceVersion"].clone();
+        let content = |m: &serde_json::Value| {
+            let mut m = m.clone();
+            if let Some(meta) = m.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                meta.remove("resourceVersion");
+            }
+            m
+        };
+        let kind = match &stored {
+            Some(old) if content(old) == content(&rec.mirror) && rv_of(old).is_string() => {
+                rec.mirror["metadata"]["resourceVersion"] = rv_of(old);
+                return Ok((rec, None));
+            }
+            Some(_) => "MODIFIED",
+            None => "ADDED",
+        };
+        let rv = self.store.next_id()?;
+        rec.mirror["metadata"]["resourceVersion"] = rv.to_string().into();
+        Ok((rec, Some((kind, stored))))
     }
 
-    fn announce(&self, kind: &'static str, object: serde_json::Value) {
+    fn announce(
+        &self,
+        kind: &'static str,
+        object: serde_json::Value,
+        prev: Option<serde_json::Value>,
+    ) {
         let Some(hub) = self.hub else { return };
         let rv = object["metadata"]["resourceVersion"]
             .as_str()
@@ -237,6 +269,7 @@ impl Ingest<'_> {
             kind,
             resource: "pods",
             object,
+            prev,
             rv,
         });
     }
@@ -245,7 +278,7 @@ impl Ingest<'_> {
         if self.hub.is_some() {
             let rv = self.store.next_id()?;
             object["metadata"]["resourceVersion"] = rv.to_string().into();
-            self.announce("DELETED", object);
+            self.announce("DELETED", object, None);
         }
         Ok(())
     }
@@ -297,5 +330,66 @@ mod tests {
         let r = store.reported().unwrap();
         assert_eq!(r.nodes[0].agent_version, "0.1.0");
         assert_eq!(r.pods[0].name, "web-n1");
+    }
+
+    /// The agents' periodic snapshot repeats their pods: watchers get no MODIFIED for a pod
+    /// that did not change, and the pod keeps its resourceVersion.
+    #[test]
+    fn an_unchanged_snapshot_is_no_news() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let hub = WatchHub::default();
+        let ingest = Ingest {
+            store: &store,
+            identity: "n1",
+            hub: Some(&hub),
+            index: None,
+        };
+        let (_, mut rx) = hub
+            .subscribe(crate::coordinator::kube::watch::Start::Current)
+            .unwrap();
+        let pod = |uid: &str, phase: &str| rpc::PodStatus {
+            uid: uid.into(),
+            name: format!("web-{uid}"),
+            mirror_json: serde_json::to_vec(&serde_json::json!({
+                "metadata": {"name": format!("web-{uid}"), "namespace": "edge", "uid": uid},
+                "status": {"phase": phase},
+            }))
+            .unwrap(),
+            ..Default::default()
+        };
+        let snapshot = |pods: Vec<rpc::PodStatus>| {
+            msg("n1", Body::Snapshot(rpc::Snapshot { node: None, pods }))
+        };
+        let mut drain = || {
+            std::iter::from_fn(|| rx.try_recv().ok())
+                .map(|c| {
+                    (
+                        c.kind,
+                        c.object["metadata"]["uid"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        ingest
+            .apply(&snapshot(vec![pod("a", "Running"), pod("b", "Running")]))
+            .unwrap();
+        assert_eq!(drain(), [("ADDED", "a".into()), ("ADDED", "b".into())]);
+        let rv = store.mirror("n1", "a").unwrap().unwrap()["metadata"]["resourceVersion"].clone();
+        ingest
+            .apply(&snapshot(vec![pod("a", "Running"), pod("b", "Running")]))
+            .unwrap();
+        assert_eq!(drain(), []);
+        assert_eq!(
+            store.mirror("n1", "a").unwrap().unwrap()["metadata"]["resourceVersion"],
+            rv
+        );
+        ingest
+            .apply(&msg("n1", Body::Pod(pod("a", "Running"))))
+            .unwrap();
+        assert_eq!(drain(), []);
+        // A real change, and a pod gone (announced first).
+        ingest.apply(&snapshot(vec![pod("a", "Failed")])).unwrap();
+        assert_eq!(drain(), [("DELETED", "b".into()), ("MODIFIED", "a".into())]);
     }
 }

@@ -292,12 +292,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let pki = Pki::load_or_create(&cfg.state_dir)?;
     let store = SledStore::open(&cfg.state_dir)?;
     let index = super::index::FleetIndex::load(store.reported()?);
+    // Watches from a resourceVersion before this start are expired (410): the history is new.
+    let hub = super::kube::watch::WatchHub::starting_at(store.next_id()?);
     let shared = Arc::new(Shared {
         store,
         grace: cfg.grace,
         counters: Counters::default(),
         connected: Default::default(),
-        hub: Default::default(),
+        hub,
         index: std::sync::RwLock::new(index),
         tunnels: Default::default(),
     });

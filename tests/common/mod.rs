@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod coordinator;
 pub mod fleet;
+pub mod kubelab;
 pub mod project;
 pub mod proxy;
 pub mod ssh;

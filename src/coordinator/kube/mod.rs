@@ -1,5 +1,5 @@
 //! A read-only subset of the Kubernetes API over HTTPS, so plain `kubectl` shows the
-//! fleet's mirror pods, nodes, namespaces and events, and can watch pods.
+//! fleet's mirror pods, nodes, namespaces and events, and can watch them.
 //!
 //! Clients authenticate with a certificate from the fleet CA (`podfleet kubeconfig`) or
 //! the bearer token in `<state-dir>/pki/kube-token`; anonymous requests get 401. Every
@@ -10,22 +10,21 @@ mod metrics;
 pub mod objects;
 mod podlog;
 pub mod selector;
+pub mod stream;
+pub mod synth;
 pub mod table;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 use super::pki::Pki;
@@ -88,6 +87,10 @@ fn authorize(
 struct KubeApi {
     shared: Arc<Shared>,
     token: Arc<String>,
+    tracker: Arc<synth::Tracker>,
+    /// One rebuild at a time: one that read the store earlier must not be observed after
+    /// a later one (a node's heartbeat would go back and forth).
+    syncing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The bearer token for the API, created on first use (`<state-dir>/pki/kube-token`, 0600).
@@ -166,66 +169,87 @@ struct Snapshot {
     rv: u64,
 }
 
-async fn snapshot(api: &KubeApi, want_events: bool) -> anyhow::Result<Snapshot> {
-    let store = &api.shared.store;
-    let rv = store.next_id()?;
+impl Snapshot {
+    fn take(self, resource: &str) -> Vec<Value> {
+        match resource {
+            "pods" => self.pods,
+            "nodes" => self.nodes,
+            "namespaces" => self.namespaces,
+            _ => self.events,
+        }
+    }
+}
+
+/// The mirror pods, by namespace and name.
+fn mirrors(store: &crate::store::SledStore) -> anyhow::Result<Vec<Value>> {
     let mut pods: Vec<Value> = store
         .mirrors()?
         .into_iter()
         .map(|(_, m)| m)
         .filter(Value::is_object)
         .collect();
-    pods.sort_by(|a, b| {
-        let key = |p: &Value| {
-            (
-                p["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                p["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    let key = |p: &Value| {
+        let m = &p["metadata"];
+        (
+            m["namespace"].as_str().unwrap_or_default().to_string(),
+            m["name"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    pods.sort_by_key(key);
+    Ok(pods)
+}
+
+/// Rebuild the node, namespace and event objects and let the tracker version and publish
+/// what changed.
+async fn sync(api: &KubeApi) -> anyhow::Result<()> {
+    let _one = api.syncing.lock().await;
+    let store = &api.shared.store;
+    let pods = mirrors(store)?;
     let reported = store.reported()?;
     let desired = crate::store::Store::desired(store).await?;
     let now = jiff::Timestamp::now();
-    let nodes = reported
+    let nodes: Vec<Value> = reported
         .nodes
         .iter()
         .map(|n| objects::node(n, desired.get(&n.name), now, api.shared.grace))
         .collect();
     let namespaces = objects::namespaces(&pods, &reported.events);
-    let events = if want_events {
-        let uids: BTreeMap<(String, String), String> = pods
-            .iter()
-            .map(|p| {
-                let m = &p["metadata"];
+    let uids: BTreeMap<(String, String), String> = pods
+        .iter()
+        .map(|p| {
+            let m = &p["metadata"];
+            (
                 (
-                    (
-                        m["namespace"].as_str().unwrap_or_default().to_string(),
-                        m["name"].as_str().unwrap_or_default().to_string(),
-                    ),
-                    m["uid"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        reported
-            .events
-            .iter()
-            .map(|e| objects::event(e, &uids))
-            .collect()
-    } else {
-        Vec::new()
-    };
+                    m["namespace"].as_str().unwrap_or_default().to_string(),
+                    m["name"].as_str().unwrap_or_default().to_string(),
+                ),
+                m["uid"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let events: Vec<Value> = reported
+        .events
+        .iter()
+        .map(|e| objects::event(e, &uids))
+        .collect();
+    let next = || store.next_id();
+    let hub = &api.shared.hub;
+    api.tracker.observe(hub, "nodes", &nodes, &next)?;
+    api.tracker.observe(hub, "namespaces", &namespaces, &next)?;
+    api.tracker.observe(hub, "events", &events, &next)?;
+    Ok(())
+}
+
+/// The API's state at one resourceVersion: every change below it is in.
+async fn snapshot(api: &KubeApi) -> anyhow::Result<Snapshot> {
+    sync(api).await?;
+    let store = &api.shared.store;
+    let rv = api.shared.hub.settled(|| store.next_id())?;
     Ok(Snapshot {
-        pods,
-        nodes,
-        namespaces,
-        events,
+        pods: mirrors(store)?,
+        nodes: api.tracker.current("nodes"),
+        namespaces: api.tracker.current("namespaces"),
+        events: api.tracker.current("events"),
         rv,
     })
 }
@@ -354,7 +378,14 @@ async fn handle(
     if let Some(r) = metrics::serve(&api.shared, node_caller, &path, &q) {
         return r;
     }
-    let table = wants_table(&headers);
+    let table = if wants_table(&headers) {
+        match table::IncludeObject::parse(q.get("includeObject").map(String::as_str)) {
+            Ok(include) => Some(include),
+            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+        }
+    } else {
+        None
+    };
     let (resource, namespace, name) = match path.as_slice() {
         ["version"] => {
             return ok_json(&json!({
@@ -406,15 +437,15 @@ async fn handle(
             &format!("the server doesn't have a resource type \"{resource}\""),
         );
     };
-    let parse = |key: &str, f: fn(&str) -> Result<Selector, String>| {
+    let parse = |key: &str, f: &dyn Fn(&str) -> Result<Selector, String>| {
         q.get(key)
             .map(|s| f(s))
             .transpose()
             .map(Option::unwrap_or_default)
     };
     let filter = match (
-        parse("labelSelector", Selector::labels),
-        parse("fieldSelector", Selector::fields),
+        parse("labelSelector", &Selector::labels),
+        parse("fieldSelector", &|s| Selector::fields(resource, s)),
     ) {
         (Ok(labels), Ok(fields)) => Filter {
             namespace: namespace.map(str::to_string),
@@ -426,23 +457,19 @@ async fn handle(
     if let Err(msg) = authorize(&caller, resource, name, &filter.fields) {
         return status(StatusCode::FORBIDDEN, "Forbidden", &msg);
     }
-    let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
-    let snap = match snapshot(&api, resource == "events").await {
+    let watching = q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    if watching && name.is_none() {
+        return match stream::Params::parse(&q) {
+            Ok(params) => watch(&api, resource, filter, table, params).await,
+            Err(e) => status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+        };
+    }
+    let snap = match snapshot(&api).await {
         Ok(s) => s,
-        Err(e) => {
-            return status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                &format!("{e:#}"),
-            );
-        }
+        Err(e) => return internal(e),
     };
-    let all = match resource {
-        "pods" => snap.pods,
-        "nodes" => snap.nodes,
-        "namespaces" => snap.namespaces,
-        _ => snap.events,
-    };
+    let rv = snap.rv;
+    let all = snap.take(resource);
     let now = jiff::Timestamp::now();
     if let Some(name) = name {
         let found = all
@@ -468,98 +495,82 @@ async fn handle(
                 &format!("{singular}s \"{name}\" not found"),
             );
         };
-        return ok_json(&if table {
-            table::table(
+        return ok_json(&match table {
+            Some(include) => table::table(
                 resource,
                 std::slice::from_ref(&obj),
-                &snap.rv.to_string(),
+                &rv.to_string(),
                 now,
-            )
-        } else {
-            obj
+                include,
+            ),
+            None => obj,
         });
     }
-    if watch {
-        let from = q
-            .get("resourceVersion")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(snap.rv);
-        return watch_response(&api, resource, filter, table, from, all);
-    }
     let items: Vec<Value> = all.into_iter().filter(|o| filter.keep(o)).collect();
-    if table {
-        return ok_json(&table::table(resource, &items, &snap.rv.to_string(), now));
+    if let Some(include) = table {
+        return ok_json(&table::table(
+            resource,
+            &items,
+            &rv.to_string(),
+            now,
+            include,
+        ));
     }
     ok_json(&json!({
         "kind": format!("{}List", kind_of(resource)),
         "apiVersion": "v1",
-        "metadata": {"resourceVersion": snap.rv.to_string()},
+        "metadata": {"resourceVersion": rv.to_string()},
         "items": items,
     }))
 }
 
-fn watch_line(kind: &str, resource: &str, object: Value, table: bool) -> Bytes {
-    let object = if table {
-        let rv = object["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap_or("0")
-            .to_string();
-        table::table(resource, &[object], &rv, jiff::Timestamp::now())
-    } else {
-        object
-    };
-    let mut line = json!({"type": kind, "object": object}).to_string();
-    line.push('\n');
-    Bytes::from(line)
+fn internal(e: anyhow::Error) -> Response {
+    status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        &format!("{e:#}"),
+    )
 }
 
-/// `?watch=true`: pods stream ADDED/MODIFIED/DELETED from `from` on; other resources are
-/// rebuilt on every read, so their watch starts with ADDED for what exists and then stays
-/// quiet until the client's timeout.
-fn watch_response(
+/// `?watch=true`: subscribe to the hub, then read the state the watch starts from (so no
+/// change falls in between), and stream from a task.
+async fn watch(
     api: &KubeApi,
     resource: &'static str,
     filter: Filter,
-    table: bool,
-    from: u64,
-    current: Vec<Value>,
+    table: Option<table::IncludeObject>,
+    params: stream::Params,
 ) -> Response {
-    let filter = Arc::new(filter);
-    let body: futures::stream::BoxStream<'static, Result<Bytes, Infallible>> = if resource == "pods"
-    {
-        let (replay, rx) = api.shared.hub.subscribe(from);
-        let f = filter.clone();
-        let replay = futures::stream::iter(
-            replay
-                .into_iter()
-                .filter(move |c| f.keep(&c.object))
-                .map(move |c| Ok(watch_line(c.kind, resource, c.object, table))),
-        );
-        let f = filter.clone();
-        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |c| {
-            let f = f.clone();
-            async move {
-                let c = c.ok()?;
-                (c.rv > from && f.keep(&c.object))
-                    .then(|| Ok(watch_line(c.kind, resource, c.object, table)))
-            }
-        });
-        replay.chain(live).boxed()
-    } else {
-        let initial: Vec<Result<Bytes, Infallible>> = current
-            .into_iter()
-            .filter(|o| filter.keep(o))
-            .map(|o| Ok(watch_line("ADDED", resource, o, table)))
-            .collect();
-        futures::stream::iter(initial)
-            .chain(futures::stream::pending())
-            .boxed()
+    let (tx, lines) = tokio::sync::mpsc::channel(64);
+    let (replay, rx) = match api.shared.hub.subscribe(params.start) {
+        Ok(sub) => sub,
+        Err(message) => {
+            // As kube-apiserver: a 200 whose only event is the 410, so clients relist.
+            let _ = tx.try_send(stream::expired_line(&message));
+            return stream::response(lines);
+        }
     };
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(body))
-        .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "watch"))
+    let snap = match snapshot(api).await {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let start = match params.start {
+        watch::Start::Current => (snap.rv, Vec::new()),
+        watch::Start::From(rv) => (rv, replay),
+    };
+    let initial = match params.start {
+        watch::Start::Current => snap.take(resource),
+        watch::Start::From(_) => Vec::new(),
+    };
+    let w = stream::Watch {
+        resource,
+        kind: kind_of(resource),
+        keep: Arc::new(move |o: &Value| filter.keep(o)),
+        table,
+        params,
+    };
+    tokio::spawn(w.run(tx, api.shared.clone(), (initial, start.0, start.1), rx));
+    stream::response(lines)
 }
 
 /// Serve the API on `addr` until the process ends.
@@ -582,7 +593,21 @@ pub async fn serve(
     let api = KubeApi {
         shared,
         token: Arc::new(token(state_dir)?),
+        tracker: Default::default(),
+        syncing: Default::default(),
     };
+    // While anyone watches, node, namespace and event changes go out within a second.
+    let background = api.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if background.shared.hub.watched()
+                && let Err(e) = sync(&background).await
+            {
+                tracing::warn!("kube API: cannot rebuild nodes and events for watches: {e:#}");
+            }
+        }
+    });
     let router = Router::new()
         .route(
             "/api/v1/namespaces/{namespace}/pods/{name}/exec",

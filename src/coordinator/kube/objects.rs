@@ -1,6 +1,7 @@
 //! Kubernetes objects built from what the coordinator stores: mirror pods (as the agents
 //! made them), nodes (from heartbeats and inventory groups), namespaces in use and events.
-//! Pure functions over store records; the clock and grace period are arguments.
+//! Pure functions over store records; the clock and grace period are arguments. Their
+//! resourceVersions come from [`super::synth::Tracker`], which versions them as they change.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -65,7 +66,6 @@ pub fn node(
             uid: Some(crate::agent::status::node_uid(&rec.name)),
             labels: Some(labels),
             creation_timestamp: time(&rec.first_seen),
-            resource_version: Some(version_of(&rec.last_seen)),
             ..Default::default()
         },
         spec: Some(api::NodeSpec::default()),
@@ -90,13 +90,6 @@ pub fn node(
         }),
     };
     serde_json::to_value(n).unwrap_or(Value::Null)
-}
-
-/// A resourceVersion for objects rebuilt on every read: their last change time in µs.
-fn version_of(t: &str) -> String {
-    t.parse::<jiff::Timestamp>()
-        .map(|t| t.as_microsecond().to_string())
-        .unwrap_or_else(|_| "1".into())
 }
 
 /// Namespace objects for the namespaces in use.
@@ -133,7 +126,6 @@ pub fn namespaces(pods: &[Value], events: &[EventRecord]) -> Vec<Value> {
                         "kubernetes.io/metadata.name".to_string(),
                         n,
                     )])),
-                    resource_version: Some("1".into()),
                     creation_timestamp: time(&created),
                     ..Default::default()
                 },
@@ -166,7 +158,6 @@ pub fn event(e: &EventRecord, uids: &BTreeMap<(String, String), String>) -> Valu
             "name": name,
             "namespace": e.namespace,
             "uid": crate::agent::status::node_uid(&format!("event/{name}")),
-            "resourceVersion": version_of(&e.last_time),
             "creationTimestamp": e.first_time,
         },
         "involvedObject": {

@@ -234,25 +234,65 @@ fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
     }
 }
 
-/// A Table of `objects`; each row carries the object's metadata (kubectl needs the
-/// namespace for `-A` and the name for `-o name`).
+/// What each Table row carries in `object` (`?includeObject=`), as kube-apiserver does:
+/// `Metadata` (the default) a `PartialObjectMetadata`, `Object` the full object (kubectl asks
+/// for it with `--sort-by` outside metadata), `None` nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// No object in the rows.
+    None,
+    /// `PartialObjectMetadata` (kind, apiVersion, metadata).
+    #[default]
+    Metadata,
+    /// The full object.
+    Object,
+}
+
+impl IncludeObject {
+    /// Parse `?includeObject=`; `Err` is kube-apiserver's 400 message.
+    pub fn parse(v: Option<&str>) -> Result<IncludeObject, String> {
+        match v {
+            None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
+            Some("Object") => Ok(IncludeObject::Object),
+            Some("None") => Ok(IncludeObject::None),
+            // apimachinery's ValidateTableOptions.
+            Some(other) => Err(format!(
+                "includeObject: Invalid value: \"{other}\": must be 'Metadata', 'Object', 'None', or empty"
+            )),
+        }
+    }
+
+    fn row_object(self, o: &Value) -> Value {
+        match self {
+            IncludeObject::None => Value::Null,
+            IncludeObject::Metadata => json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": o["metadata"],
+            }),
+            IncludeObject::Object => o.clone(),
+        }
+    }
+}
+
+/// A Table of `objects`; each row carries what `include` asks for (kubectl needs at least
+/// the metadata: the namespace for `-A`, the name for `-o name`).
 pub fn table(
     resource: &str,
     objects: &[Value],
     resource_version: &str,
     now: jiff::Timestamp,
+    include: IncludeObject,
 ) -> Value {
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
-            json!({
-                "cells": cells(resource, o, now),
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": o["metadata"],
-                },
-            })
+            let mut row = json!({"cells": cells(resource, o, now)});
+            let object = include.row_object(o);
+            if !object.is_null() {
+                row["object"] = object;
+            }
+            row
         })
         .collect();
     json!({
@@ -295,7 +335,13 @@ mod tests {
             ]}
         });
         let now: jiff::Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
-        let t = table("pods", &[pod], "7", now);
+        let t = table(
+            "pods",
+            std::slice::from_ref(&pod),
+            "7",
+            now,
+            IncludeObject::Metadata,
+        );
         let cells = &t["rows"][0]["cells"];
         assert_eq!(cells[0], "web-n1");
         assert_eq!(cells[1], "1/2");
@@ -304,5 +350,31 @@ mod tests {
         assert_eq!(cells[4], "60s");
         assert_eq!(cells[6], "n1");
         assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "edge");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(t["rows"][0]["object"].get("spec").is_none());
+    }
+
+    #[test]
+    fn include_object_picks_what_rows_carry() {
+        let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"}, "spec": {"nodeName": "n1"}});
+        let now: jiff::Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        let full = table(
+            "pods",
+            std::slice::from_ref(&pod),
+            "1",
+            now,
+            IncludeObject::Object,
+        );
+        assert_eq!(full["rows"][0]["object"], pod);
+        let none = table("pods", &[pod], "1", now, IncludeObject::None);
+        assert!(none["rows"][0].get("object").is_none());
+        assert_eq!(IncludeObject::parse(None), Ok(IncludeObject::Metadata));
+        assert_eq!(
+            IncludeObject::parse(Some("Object")),
+            Ok(IncludeObject::Object)
+        );
+        assert_eq!(IncludeObject::parse(Some("None")), Ok(IncludeObject::None));
+        let err = IncludeObject::parse(Some("All")).unwrap_err();
+        assert!(err.contains("Invalid value: \"All\""), "{err}");
     }
 }
