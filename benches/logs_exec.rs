@@ -70,7 +70,12 @@ fn main() {
     let lab = FleetLab::start_with(
         "docker",
         &["bench1"],
-        &["--container-log-max-size", &size, "--container-log-max-files", "2"],
+        &[
+            "--container-log-max-size",
+            &size,
+            "--container-log-max-files",
+            "2",
+        ],
         |p| write(&p.join("nodes/bench1/flood.yaml"), &manifest),
     );
     let pod = "flood-bench1";
@@ -104,7 +109,10 @@ fn main() {
             );
         };
         kubectl_logs.push(t);
-        assert_eq!(b, docker_bytes, "kubectl logs and docker logs differ in size");
+        assert_eq!(
+            b, docker_bytes,
+            "kubectl logs and docker logs differ in size"
+        );
         bytes = b;
     }
     let (d, k) = (median(docker_logs), median(kubectl_logs));

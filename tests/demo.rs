@@ -87,7 +87,11 @@ fn up_runs_the_example_fleet_and_down_removes_it() {
     let logs = printed(" logs ");
     let args: Vec<&str> = logs[1..].iter().map(String::as_str).collect();
     let l = podfleet(tmp.path(), &args, &[]).expect(0);
-    assert!(l.stdout.contains("[edge1/edge-proxy-edge1/"), "{}", l.stdout);
+    assert!(
+        l.stdout.contains("[edge1/edge-proxy-edge1/"),
+        "{}",
+        l.stdout
+    );
     // Running `up` again is idempotent: same agents, nothing to change.
     let again = podfleet(
         tmp.path(),

@@ -194,7 +194,11 @@ fn a_large_docker_log_arrives_whole() {
         (r.stdout == "big-done\n").then_some(())
     });
     let all = l.logs(&["default/big"]).expect(0).stdout;
-    assert_eq!(all.len(), 20971520 + 20971520 / 99 + 1 + 9, "every byte, every line");
+    assert_eq!(
+        all.len(),
+        20971520 + 20971520 / 99 + 1 + 9,
+        "every byte, every line"
+    );
     let stamped = l.logs(&["default/big", "--timestamps"]).expect(0).stdout;
     assert_eq!(stamped.lines().count(), all.lines().count());
 }

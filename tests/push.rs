@@ -485,7 +485,10 @@ fn a_node_down_does_not_stop_the_others() {
         "{}",
         r.stdout
     );
-    assert!(!retry.exists(), "a run without failures leaves no stale retry list");
+    assert!(
+        !retry.exists(),
+        "a run without failures leaves no stale retry list"
+    );
     // A limit that matches nothing is Ansible's usage error.
     let r = p.run(&lab, &["push", "--limit", "nope"]).expect(1);
     assert!(r.stderr.contains("no hosts to target"), "{}", r.stderr);

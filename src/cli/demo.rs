@@ -124,10 +124,7 @@ pub async fn up(g: &Globals, a: UpArgs) -> anyhow::Result<i32> {
         state.display(),
         g.manifests.display()
     );
-    println!(
-        "  podfleet {inv_args} --state-dir {} push",
-        state.display()
-    );
+    println!("  podfleet {inv_args} --state-dir {} push", state.display());
     println!(
         "  podfleet --state-dir {} logs -A --selector tier=edge --tail 5",
         state.display()

@@ -256,7 +256,8 @@ pub fn options(a: &Args) -> PushOptions {
 /// The `-i` and `--state-dir` flags of this run, to repeat in a hint (shell-quoted).
 fn same_inventory_args(g: &Globals) -> String {
     let mut out = String::new();
-    let quote = |p: &std::path::Path| shlex::try_quote(&p.to_string_lossy()).map(|q| q.into_owned());
+    let quote =
+        |p: &std::path::Path| shlex::try_quote(&p.to_string_lossy()).map(|q| q.into_owned());
     for i in &g.inventory {
         if let Ok(q) = quote(i) {
             out.push_str(&format!("-i {q} "));

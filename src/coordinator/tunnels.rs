@@ -390,7 +390,10 @@ impl TunnelStream {
                     self.owed += b.len() as u64;
                     if self.owed >= CREDIT_BATCH {
                         let bytes = std::mem::take(&mut self.owed);
-                        self.send(tunnel_down::Body::Credit(rpc::Credit { id: self.id, bytes }));
+                        self.send(tunnel_down::Body::Credit(rpc::Credit {
+                            id: self.id,
+                            bytes,
+                        }));
                     }
                     return Some(Ok(Frame::Data(stream, b)));
                 }

@@ -40,6 +40,9 @@ pub fn ensure_image(image: &str) -> anyhow::Result<()> {
             root.path().display()
         ))
         .status()?;
-    anyhow::ensure!(status.success(), "docker import of busybox as {image} failed");
+    anyhow::ensure!(
+        status.success(),
+        "docker import of busybox as {image} failed"
+    );
     Ok(())
 }
