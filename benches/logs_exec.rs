@@ -115,6 +115,17 @@ fn main() {
         );
         bytes = b;
     }
+    // The agent alone (its local socket): how the time splits between node and tunnel.
+    let mut agent_logs = Vec::new();
+    for _ in 0..3 {
+        let mut c = Command::new(common::bin());
+        c.args(["agent", "logs", "bench/flood", "--state-dir"])
+            .arg(lab.path().join("agents/bench1"));
+        let (t, b) = timed(c);
+        assert_eq!(b, bytes, "agent logs and docker logs differ in size");
+        agent_logs.push(t);
+    }
+    let a = median(agent_logs);
     let (d, k) = (median(docker_logs), median(kubectl_logs));
     let rate = |t: Duration| bytes as f64 / 1048576.0 / t.as_secs_f64();
     println!(
@@ -125,6 +136,11 @@ fn main() {
         k.as_secs_f64(),
         rate(k),
         rate(k) / rate(d)
+    );
+    println!(
+        "logs on the node alone (podfleet agent logs): {:.2}s ({:.0} MiB/s)",
+        a.as_secs_f64(),
+        rate(a)
     );
     let (mut docker_exec, mut kubectl_exec) = (Vec::new(), Vec::new());
     for _ in 0..execs {
