@@ -13,6 +13,9 @@ use futures::StreamExt as _;
 use crate::agent::logs::cri::{CriLine, Stream};
 use crate::agent::logs::{LogLimits, LogQuery, LogStream, Printer};
 
+/// Output is handed on in chunks of about this size.
+const CHUNK: usize = 32 * 1024;
+
 /// The json-file driver with the kubelet-style size limits.
 pub fn log_config(limits: LogLimits) -> HostConfigLogConfig {
     HostConfigLogConfig {
@@ -60,14 +63,27 @@ pub fn stream(docker: &Docker, id: &str, q: &LogQuery) -> LogStream {
         // Whole seconds for the engine; the exact cut is made below.
         b = b.since(s.as_second().clamp(0, i64::from(i32::MAX)) as i32);
     }
-    let mut frames = docker.logs(id, Some(b.build())).ready_chunks(512);
+    let mut frames = docker.logs(id, Some(b.build()));
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     let q = q.clone();
     tokio::spawn(async move {
         let mut printer = Printer::new(&q);
         let mut left = q.limit_bytes;
-        while let Some(batch) = frames.next().await {
-            let mut buf = Vec::new();
+        while let Some(first) = frames.next().await {
+            // Take every frame that is ready, up to a chunk: one send per ~32 KiB, not per
+            // line (a fast log is a million frames).
+            let mut batch = vec![first];
+            let mut size = 0usize;
+            while size < CHUNK {
+                match futures::FutureExt::now_or_never(frames.next()) {
+                    Some(Some(item)) => {
+                        size += item.as_ref().map_or(0, |o| o.as_ref().len());
+                        batch.push(item);
+                    }
+                    Some(None) | None => break,
+                }
+            }
+            let mut buf = Vec::with_capacity(size + 256);
             let mut go_on = true;
             for item in batch {
                 let (stream, message) = match item {
