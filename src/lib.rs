@@ -4,6 +4,7 @@
 //! desired state, compared with what a node has (a pure plan), pushed over a transport,
 //! run by the on-node agent and reported to the coordinator.
 
+pub mod age;
 pub mod agent;
 pub mod cli;
 pub mod coordinator;

@@ -61,18 +61,9 @@ fn view<'a>(data: &'a FleetData, hosts: Option<&[String]>, grace: Duration) -> F
     )
 }
 
-/// `2m`, `3h`, `5d` like kubectl's AGE column.
+/// kubectl's AGE form (`5m3s`, `3h`, `2d4h`), the same helper as the Kubernetes API's tables.
 pub fn age(since: Option<&str>) -> String {
-    let Some(t) = since.and_then(|s| s.parse::<jiff::Timestamp>().ok()) else {
-        return "<unknown>".into();
-    };
-    let s = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
-    match s {
-        0..120 => format!("{s}s"),
-        120..7200 => format!("{}m", s / 60),
-        7200..172_800 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
+    crate::age::since(since, jiff::Timestamp::now())
 }
 
 fn paint(text: String, c: Option<Color>) -> Cell {

@@ -3,46 +3,8 @@
 
 use serde_json::{Value, json};
 
-/// kubectl's human duration (`45s`, `5m3s`, `3h`, `2d4h`, `400d`).
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let (m, h, d) = (s / 60, s / 3600, s / 86_400);
-    if s < 120 {
-        format!("{s}s")
-    } else if m < 10 {
-        if s % 60 == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{}s", s % 60)
-        }
-    } else if h < 3 {
-        format!("{m}m")
-    } else if h < 8 {
-        if m % 60 == 0 {
-            format!("{h}h")
-        } else {
-            format!("{h}h{}m", m % 60)
-        }
-    } else if h < 48 {
-        format!("{h}h")
-    } else if h < 24 * 8 {
-        if h % 24 == 0 {
-            format!("{d}d")
-        } else {
-            format!("{d}d{}h", h % 24)
-        }
-    } else if d < 365 * 2 {
-        format!("{d}d")
-    } else {
-        format!("{}y", d / 365)
-    }
-}
-
 fn age(t: &Value, now: jiff::Timestamp) -> String {
-    match t.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) {
-        Some(t) => human_duration(now.duration_since(t).as_secs()),
-        None => "<unknown>".into(),
-    }
+    crate::age::since(t.as_str(), now)
 }
 
 fn col(name: &str, kind: &str, priority: u8, description: &str) -> Value {
@@ -307,22 +269,6 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_like_kubectl() {
-        for (s, want) in [
-            (5, "5s"),
-            (119, "119s"),
-            (303, "5m3s"),
-            (1200, "20m"),
-            (4 * 3600 + 60, "4h1m"),
-            (30 * 3600, "30h"),
-            (3 * 86_400 + 3600, "3d1h"),
-            (400 * 86_400, "400d"),
-        ] {
-            assert_eq!(human_duration(s), want);
-        }
-    }
 
     #[test]
     fn pod_rows() {
