@@ -16,10 +16,11 @@ fn web(ready_cmd: &str) -> String {
     )
 }
 
+// Field order matters: agents (whose drop kills their pods) before the directory.
 struct Lab {
-    dir: tempfile::TempDir,
-    _serve: Coordinator,
     _agents: Vec<Agent>,
+    _serve: Coordinator,
+    dir: tempfile::TempDir,
 }
 
 impl Lab {

@@ -18,12 +18,14 @@ pub fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
     )
 }
 
-/// A running lab (its processes end when it drops).
+/// A running lab (its processes end when it drops). Field order matters: the agents (whose
+/// drop kills the pods they started, found under the lab's directory) go before the
+/// directory; with `dir` first, every test run left its pods' processes behind.
 pub struct Lab {
-    pub dir: tempfile::TempDir,
-    pub kube: String,
-    _serve: Coordinator,
     _agents: Vec<Agent>,
+    _serve: Coordinator,
+    pub kube: String,
+    pub dir: tempfile::TempDir,
 }
 
 impl Lab {
