@@ -7,9 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::agent::Agent;
-use super::coordinator::Coordinator;
-use super::{podfleet, wait_for, write};
+use super::fleet::FleetLab;
+use super::{wait_for, write};
 
 /// A static pod manifest running `sleep secs`.
 pub fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
@@ -18,20 +17,16 @@ pub fn pod(name: &str, ns: &str, app: &str, secs: u32) -> String {
     )
 }
 
-/// A running lab (its processes end when it drops). Field order matters: the agents (whose
-/// drop kills the pods they started, found under the lab's directory) go before the
-/// directory; with `dir` first, every test run left its pods' processes behind.
+/// A running lab (its processes end when it drops): a [`FleetLab`] with two nodes.
 pub struct Lab {
-    _agents: Vec<Agent>,
-    _serve: Coordinator,
+    fleet: FleetLab,
     pub kube: String,
-    pub dir: tempfile::TempDir,
 }
 
 impl Lab {
     /// The lab's root directory.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.fleet.path()
     }
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.path().join("nodes").join(node)
@@ -50,64 +45,22 @@ impl Lab {
     }
 }
 
-/// A coordinator, two enrolled nodes with agents, and a kubeconfig.
+/// A coordinator, two enrolled nodes with agents (web on both, db on n2), and a kubeconfig.
 pub fn lab() -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    let (grpc, kube) = (
-        format!("127.0.0.1:{}", super::free_port()),
-        format!("127.0.0.1:{}", super::free_port()),
-    );
-    let serve = Coordinator::start(
-        &p.join("state"),
-        &["--listen", &grpc, "--kube-listen", &kube],
-    );
-    wait_for(Duration::from_secs(30), "the kube API", || {
-        std::net::TcpStream::connect(&kube).ok().map(|_| ())
+    let fleet = FleetLab::start(&["n1", "n2"], |p| {
+        write(
+            &p.join("nodes/n1/web.yaml"),
+            &pod("web", "edge", "web", 3600),
+        );
+        write(
+            &p.join("nodes/n2/web.yaml"),
+            &pod("web", "edge", "web", 3600),
+        );
+        write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
     });
-    let mut inv = String::new();
-    for n in ["n1", "n2"] {
-        inv.push_str(&format!(
-            "{n} ansible_connection=local podfleet_config_dir={}\n",
-            p.join("pki").join(n).display()
-        ));
-    }
-    write(&p.join("local/hosts.ini"), &inv);
-    podfleet(
-        p,
-        &[
-            "-i",
-            "local/hosts.ini",
-            "--state-dir",
-            "state",
-            "agent",
-            "enroll",
-            "--coordinator",
-            &grpc,
-        ],
-        &[],
-    )
-    .expect(0);
-    write(
-        &p.join("nodes/n1/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(
-        &p.join("nodes/n2/web.yaml"),
-        &pod("web", "edge", "web", 3600),
-    );
-    write(&p.join("nodes/n2/db.yaml"), &pod("db", "data", "db", 3600));
-    let agents = ["n1", "n2"]
-        .iter()
-        .map(|n| Agent::reporting(p, n))
-        .collect();
-    let kc = podfleet(p, &["--state-dir", "state", "kubeconfig"], &[]).expect(0);
-    std::fs::write(p.join("fleet.kubeconfig"), kc.stdout).unwrap();
     let lab = Lab {
-        dir,
-        kube,
-        _serve: serve,
-        _agents: agents,
+        kube: fleet.kube.clone(),
+        fleet,
     };
     wait_for(
         Duration::from_secs(60),
@@ -125,8 +78,8 @@ pub fn lab() -> Lab {
 impl Lab {
     /// Kill the coordinator and start it again on the same state and ports.
     pub fn restart_coordinator(&mut self) {
-        self._serve.kill9();
-        self._serve.spawn();
+        self.fleet.serve.kill9();
+        self.fleet.serve.spawn();
         let kube = self.kube.clone();
         wait_for(Duration::from_secs(30), "the kube API again", || {
             std::net::TcpStream::connect(&kube).ok().map(|_| ())
