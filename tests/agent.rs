@@ -201,7 +201,12 @@ fn bad_files(runtime: &'static str, node: &str) {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\n",
     );
     l.put("dup.yaml", &pod("good", "[sleep, '3601']", "", ""));
-    let p = l.agent.wait_pod("good", T, "running", running);
+    // The agent may start good.yaml's pod before it sees dup.yaml; it must end on dup.yaml's.
+    let p = l.agent.wait_pod("good", T, "dup.yaml's pod running", |p| {
+        running(p)
+            && p["terminating"] != true
+            && p["file"].as_str().is_some_and(|f| f.ends_with("dup.yaml"))
+    });
     let status = l.agent.try_status().unwrap();
     let issues = status["issues"].as_array().unwrap();
     assert!(
