@@ -18,7 +18,9 @@ fn lab(runtime: &str, node: &str) -> FleetLab {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: box\n  namespace: edge\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {BUSYBOX}\n    command: [sleep, '3600']\n    env:\n    - name: GREETING\n      value: hello-from-the-pod\n"
     );
     // A container that keeps a CPU somewhat busy, for kubectl top.
-    let busy = manifest.replace("name: box", "name: busy").replace(
+    let busy = manifest
+        .replace("name: box", "name: busy\n  labels: {app: busy}")
+        .replace(
         "command: [sleep, '3600']",
         "command: [sh, -c, 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.05; done']",
     );
@@ -127,6 +129,24 @@ fn exec_like_kubectl(runtime: &str, node: &str) {
             .ok()?;
         (r.code == 0 && cpu > 0).then_some(())
     });
+    let r = lab
+        .kubectl(&[
+            "top",
+            "pods",
+            "-n",
+            "edge",
+            "-l",
+            "app=busy",
+            "--no-headers",
+        ])
+        .expect(0);
+    assert_eq!(
+        r.stdout.lines().count(),
+        1,
+        "only the labelled pod: {}",
+        r.stdout
+    );
+    assert!(r.stdout.starts_with(&busy), "{}", r.stdout);
     let r = lab
         .kubectl(&["top", "pods", "-n", "edge", "--containers"])
         .expect(0);

@@ -160,11 +160,37 @@ pub(super) fn serve(
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Some(status(StatusCode::BAD_REQUEST, "BadRequest", &e)),
     };
-    // Pod labels live on the mirror pods.
+    // Pod labels live on the mirror pods: read them once, only when a selector needs them.
+    let mut labels: HashMap<(String, String), Value> = HashMap::new();
+    if selector != Selector::default() {
+        let mirrors = match shared.store.mirrors() {
+            Ok(m) => m,
+            Err(e) => {
+                return Some(status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    &format!("{e:#}"),
+                ));
+            }
+        };
+        for (_, m) in mirrors {
+            let key = (
+                m["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                m["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            labels.insert(key, m);
+        }
+    }
     let labels_of = |ns: &str, name: &str| -> Value {
-        super::super::logs_api::mirror(shared, ns, name)
-            .ok()
-            .flatten()
+        labels
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
             .unwrap_or(Value::Null)
     };
     let pods_in = |ns: Option<&str>| -> Vec<Value> {
