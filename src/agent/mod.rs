@@ -9,6 +9,7 @@ pub mod api;
 pub mod backoff;
 pub mod config;
 pub mod logs;
+pub mod node_info;
 pub mod phase;
 pub mod pod;
 pub mod pod_logs;
@@ -68,10 +69,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
     }
-    let _reporter = cfg
-        .report
-        .clone()
-        .map(|r| reporter::spawn(r, state.clone()));
+    let node_info = node_info::gather(&cfg.state_dir, rt.version().await);
+    let _reporter = cfg.report.clone().map(|mut r| {
+        r.node_info = node_info;
+        reporter::spawn(r, state.clone())
+    });
     let _tunnel = cfg
         .report
         .clone()

@@ -64,6 +64,8 @@ pub struct ReportConfig {
     pub snapshot_every: Duration,
     /// The node's IP.
     pub node_ip: String,
+    /// Capacity and system info (filled in when the agent starts).
+    pub node_info: rpc::NodeInfo,
 }
 
 /// Report until the process ends.
@@ -168,14 +170,19 @@ impl Outbox {
         Ok(self.seq)
     }
 
-    async fn snapshot(&mut self, snap: &Snapshot, node_ip: &str) -> anyhow::Result<()> {
+    async fn snapshot(
+        &mut self,
+        snap: &Snapshot,
+        node_ip: &str,
+        info: &rpc::NodeInfo,
+    ) -> anyhow::Result<()> {
         let pods: Vec<rpc::PodStatus> = snap.pods.iter().map(pod_status).collect();
         self.sent_pods = pods
             .iter()
             .map(|p| (p.uid.clone(), p.encode_to_vec()))
             .collect();
         let body = Body::Snapshot(rpc::Snapshot {
-            node: Some(node_status(snap, node_ip)),
+            node: Some(node_status(snap, node_ip, info)),
             pods,
         });
         self.send(body).await?;
@@ -249,7 +256,7 @@ async fn session_inner(
     };
     let mut changes = state.subscribe();
     let snap = state.snapshot();
-    out.snapshot(&snap, &cfg.node_ip).await?;
+    out.snapshot(&snap, &cfg.node_ip, &cfg.node_info).await?;
     out.changes(&snap).await?;
     let mut acks = client.report(ReceiverStream::new(rx)).await?.into_inner();
     tracing::info!(endpoint = %cfg.endpoint, "reporting to the coordinator");
@@ -277,19 +284,20 @@ async fn session_inner(
             }
             _ = heartbeat.tick() => {
                 let snap = state.snapshot();
-                out.send(Body::Heartbeat(node_status(&snap, &cfg.node_ip))).await?;
+                out.send(Body::Heartbeat(node_status(&snap, &cfg.node_ip, &cfg.node_info))).await?;
             }
             _ = full.tick() => {
                 let snap = state.snapshot();
-                out.snapshot(&snap, &cfg.node_ip).await?;
+                out.snapshot(&snap, &cfg.node_ip, &cfg.node_info).await?;
             }
         }
     }
 }
 
 /// The node part of a report.
-pub fn node_status(s: &Snapshot, node_ip: &str) -> rpc::NodeStatus {
+pub fn node_status(s: &Snapshot, node_ip: &str, info: &rpc::NodeInfo) -> rpc::NodeStatus {
     rpc::NodeStatus {
+        info: Some(info.clone()),
         agent_version: s.version.clone(),
         runtime: s.runtime.clone(),
         started_at: s.started_at.clone(),

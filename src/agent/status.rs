@@ -101,6 +101,8 @@ fn api_container_status(c: &ContainerStatus) -> api::ContainerStatus {
 /// Build the mirror pod object.
 pub fn mirror_pod(run: &PodRun, seen: &str, rt: &PodRuntimeStatus) -> api::Pod {
     let mut pod = run.pod.clone();
+    // As the kubelet decodes a static pod file and the API server stores its mirror.
+    crate::manifest::defaults::apply(&mut pod);
     let meta = &mut pod.metadata;
     meta.name = Some(run.mirror_name.clone());
     meta.namespace = Some(run.namespace.clone());
@@ -127,8 +129,6 @@ pub fn mirror_pod(run: &PodRun, seen: &str, rt: &PodRuntimeStatus) -> api::Pod {
     }]);
     let spec = pod.spec.get_or_insert_with(Default::default);
     spec.node_name = Some(run.node.clone());
-    spec.restart_policy.get_or_insert_with(|| "Always".into());
-    spec.termination_grace_period_seconds.get_or_insert(30);
     spec.tolerations
         .get_or_insert_with(Vec::new)
         .push(api::Toleration {
@@ -136,6 +136,7 @@ pub fn mirror_pod(run: &PodRun, seen: &str, rt: &PodRuntimeStatus) -> api::Pod {
             effect: Some("NoExecute".into()),
             ..Default::default()
         });
+    let qos = crate::manifest::defaults::qos_class(spec);
     let phase = rt.phase.unwrap_or(Phase::Pending);
     pod.status = Some(api::PodStatus {
         phase: Some(phase.as_str().into()),
@@ -164,7 +165,7 @@ pub fn mirror_pod(run: &PodRun, seen: &str, rt: &PodRuntimeStatus) -> api::Pod {
         pod_ips: rt.pod_ip.clone().map(|ip| vec![api::PodIP { ip }]),
         start_time: rt.start_time.as_deref().and_then(time),
         message: rt.message.clone(),
-        qos_class: Some("BestEffort".into()),
+        qos_class: Some(qos.into()),
         ..Default::default()
     });
     pod

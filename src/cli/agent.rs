@@ -181,6 +181,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
                 heartbeat: Duration::from_secs(r.heartbeat_interval.max(1)),
                 snapshot_every: Duration::from_secs(300),
                 node_ip: node_ip.clone(),
+                node_info: Default::default(),
             })
         }
     };

@@ -225,6 +225,10 @@ pub fn revision_of(
                 message: r.message.clone(),
                 revision: id,
                 groups: out.groups.get(&r.node).cloned().unwrap_or_default(),
+                roles: match out.state.get(&r.node) {
+                    Some(Ok(d)) => d.settings.roles.clone(),
+                    _ => Vec::new(),
+                },
             },
         );
     }

@@ -63,6 +63,7 @@ fn pushed(out: &RunOutput) -> BTreeMap<String, NodeRevision> {
                     message: None,
                     revision: 0,
                     groups: vec![],
+                    roles: vec![],
                 },
             );
         }

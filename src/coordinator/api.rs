@@ -207,18 +207,19 @@ async fn desired(
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Result<String, ApiError> {
-    let reported = s.store.reported().map_err(internal)?;
-    let revisions = s.store.revisions().await.map_err(internal)?;
+    prometheus(&s).await.map_err(internal)
+}
+
+/// The coordinator's metrics in Prometheus' text format (`/metrics` here and on the
+/// Kubernetes API's listener).
+pub async fn prometheus(s: &Shared) -> anyhow::Result<String> {
+    let reported = s.store.reported()?;
+    let revisions = s.store.revisions().await?;
     let last = match revisions.last() {
-        Some(r) => s.store.revision(r.id).await.map_err(internal)?,
+        Some(r) => s.store.revision(r.id).await?,
         None => None,
     };
-    Ok(render_metrics(
-        &s,
-        &reported,
-        revisions.len(),
-        last.as_ref(),
-    ))
+    Ok(render_metrics(s, &reported, revisions.len(), last.as_ref()))
 }
 
 /// Prometheus text exposition of the coordinator's view.

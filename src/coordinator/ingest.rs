@@ -4,7 +4,7 @@
 use super::index::FleetIndex;
 use super::kube::watch::{Change, WatchHub};
 use crate::rpc::{self, agent_message::Body};
-use crate::store::{ContainerRecord, EventRecord, NodeRecord, PodRecord, SledStore};
+use crate::store::{ContainerRecord, EventRecord, NodeInfo, NodeRecord, PodRecord, SledStore};
 
 /// A report refused because it is about another node than the stream's identity.
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +59,60 @@ pub fn pod_record(node: &str, p: &rpc::PodStatus, now: &str) -> PodRecord {
     }
 }
 
+/// When the node's current run of reports began: now, unless the earlier report is
+/// within `grace` (then the earlier run goes on).
+fn ready_since(earlier: Option<&NodeRecord>, now: &str, grace: std::time::Duration) -> String {
+    let Some(e) = earlier else {
+        return now.to_string();
+    };
+    let gap = match (
+        e.last_seen.parse::<jiff::Timestamp>(),
+        now.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(seen), Ok(now)) => now.duration_since(seen).unsigned_abs(),
+        _ => return now.to_string(),
+    };
+    if gap > grace {
+        return now.to_string();
+    }
+    [&e.ready_since, &e.first_seen, &e.last_seen]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| now.to_string())
+}
+
+/// The store's copy of an agent's node info.
+fn node_info(i: &rpc::NodeInfo) -> NodeInfo {
+    NodeInfo {
+        cpus: i.cpus,
+        memory_bytes: i.memory_bytes,
+        ephemeral_storage_bytes: i.ephemeral_storage_bytes,
+        max_pods: i.max_pods,
+        os_image: i.os_image.clone(),
+        kernel_version: i.kernel_version.clone(),
+        architecture: i.architecture.clone(),
+        container_runtime_version: i.container_runtime_version.clone(),
+        machine_id: i.machine_id.clone(),
+        boot_id: i.boot_id.clone(),
+        system_uuid: i.system_uuid.clone(),
+    }
+}
+
 /// A node status as stored, keeping `first_seen` from the earlier record.
 pub fn node_record(
     node: &str,
     s: &rpc::NodeStatus,
     earlier: Option<&NodeRecord>,
     now: &str,
+    grace: std::time::Duration,
 ) -> NodeRecord {
     NodeRecord {
+        ready_since: ready_since(earlier, now, grace),
+        info: match &s.info {
+            Some(i) => node_info(i),
+            None => earlier.map(|e| e.info.clone()).unwrap_or_default(),
+        },
         name: node.to_string(),
         agent_version: s.agent_version.clone(),
         runtime: s.runtime.clone(),
@@ -120,6 +166,8 @@ pub struct Ingest<'a> {
     pub hub: Option<&'a WatchHub>,
     /// The coordinator's in-memory index, kept in step with the store.
     pub index: Option<&'a std::sync::RwLock<FleetIndex>>,
+    /// How long a node may go without reporting before it is NotReady.
+    pub grace: std::time::Duration,
 }
 
 impl Ingest<'_> {
@@ -140,8 +188,9 @@ impl Ingest<'_> {
         let touch = |status: Option<&rpc::NodeStatus>| -> anyhow::Result<()> {
             let earlier = self.store.node(node)?;
             let rec = match (status, earlier.as_ref()) {
-                (Some(s), e) => node_record(node, s, e, &now),
+                (Some(s), e) => node_record(node, s, e, &now, self.grace),
                 (None, Some(e)) => NodeRecord {
+                    ready_since: ready_since(Some(e), &now, self.grace),
                     last_seen: now.clone(),
                     ..e.clone()
                 },
@@ -149,6 +198,7 @@ impl Ingest<'_> {
                     name: node.to_string(),
                     first_seen: now.clone(),
                     last_seen: now.clone(),
+                    ready_since: now.clone(),
                     ..Default::default()
                 },
             };
@@ -297,6 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn ready_since_survives_heartbeats_and_restarts_after_a_gap() {
+        let grace = std::time::Duration::from_secs(40);
+        let rec = |seen: &str, since: &str| NodeRecord {
+            first_seen: "2026-01-01T00:00:00Z".into(),
+            last_seen: seen.into(),
+            ready_since: since.into(),
+            ..Default::default()
+        };
+        let t = "2026-01-01T01:00:00Z";
+        assert_eq!(ready_since(None, t, grace), t);
+        let steady = rec("2026-01-01T00:59:59Z", "2026-01-01T00:10:00Z");
+        assert_eq!(ready_since(Some(&steady), t, grace), "2026-01-01T00:10:00Z");
+        let lost = rec("2026-01-01T00:58:00Z", "2026-01-01T00:10:00Z");
+        assert_eq!(ready_since(Some(&lost), t, grace), t);
+        // Records written before the field existed start from first_seen.
+        let old = rec("2026-01-01T00:59:59Z", "");
+        assert_eq!(ready_since(Some(&old), t, grace), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn reports_about_other_nodes_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
@@ -305,6 +375,7 @@ mod tests {
             identity: "n1",
             hub: None,
             index: None,
+            grace: std::time::Duration::from_secs(40),
         };
         let err = ingest
             .apply(&msg("n2", Body::Heartbeat(Default::default())))
@@ -344,6 +415,7 @@ mod tests {
             identity: "n1",
             hub: Some(&hub),
             index: None,
+            grace: std::time::Duration::from_secs(40),
         };
         let (_, mut rx) = hub
             .subscribe(crate::coordinator::kube::watch::Start::Current)

@@ -204,6 +204,7 @@ impl coordinator_server::Coordinator for ReportService {
                     identity: &node,
                     hub: Some(&shared.hub),
                     index: Some(&shared.index),
+                    grace: shared.grace,
                 };
                 match ingest.apply(&m) {
                     Ok(applied) => {

@@ -291,6 +291,7 @@ mod tests {
             message: None,
             revision: 1,
             groups: vec![],
+            roles: vec![],
         }
     }
 

@@ -30,6 +30,9 @@ pub struct NodeSettings {
     pub file_mode: u32,
     /// Template paths relative to the manifests root, in first-seen order.
     pub templates: Vec<TemplateRef>,
+    /// The host's groups that `podfleet_role_groups` names: its Node's
+    /// `node-role.kubernetes.io/<group>` labels (kubectl's ROLES).
+    pub roles: Vec<String>,
 }
 
 /// One selected template and the layer that selected it (for error messages).
@@ -123,6 +126,20 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
             }
         },
     };
+    let roles = match vars.get("podfleet_role_groups").map(string_list) {
+        None => Vec::new(),
+        Some(Some(names)) => {
+            let groups = inv.host_group_names(host);
+            names.into_iter().filter(|n| groups.contains(n)).collect()
+        }
+        Some(None) => {
+            errors.push(format!(
+                "host {host}: podfleet_role_groups must be a list of group names, got {}",
+                short_json(&vars["podfleet_role_groups"])
+            ));
+            Vec::new()
+        }
+    };
     // Two templates landing on the same file name would overwrite each other.
     for (i, t) in selected.iter().enumerate() {
         if let Some(other) = selected[..i]
@@ -152,6 +169,7 @@ pub fn node_settings(inv: &Inventory, host: &str) -> Result<NodeSettings, Vec<St
             static_pod_path,
             file_mode,
             templates: selected,
+            roles,
         })
     } else {
         Err(errors)

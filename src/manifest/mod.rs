@@ -5,6 +5,7 @@
 //! (the README's "Validation" section lists them), plus checks the kubelet does not do but users
 //! trip over: unknown (typo'd) fields, multi-document files, YAML 1.1 surprises.
 
+pub mod defaults;
 mod diagnostic;
 pub mod guard;
 pub mod identity;

@@ -24,6 +24,41 @@ pub struct NodeRecord {
     pub first_seen: String,
     /// Last heartbeat or report (RFC 3339).
     pub last_seen: String,
+    /// Start of the current run of reports without a gap longer than the grace period
+    /// (the Ready condition's transition time).
+    #[serde(default)]
+    pub ready_since: String,
+    /// Capacity and system info, as the agent reported them.
+    #[serde(default)]
+    pub info: NodeInfo,
+}
+
+/// A node's capacity and system info (the Node object's `capacity` and `nodeInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeInfo {
+    /// CPU cores.
+    pub cpus: u32,
+    /// Memory, bytes.
+    pub memory_bytes: u64,
+    /// Size of the file system under the agent's state directory, bytes.
+    pub ephemeral_storage_bytes: u64,
+    /// Pods the node takes (the kubelet's `--max-pods`).
+    pub max_pods: u32,
+    /// `PRETTY_NAME` of os-release.
+    pub os_image: String,
+    /// `uname -r`.
+    pub kernel_version: String,
+    /// GOARCH name.
+    pub architecture: String,
+    /// `docker://28.2.2`, `process://0.1.0`.
+    pub container_runtime_version: String,
+    /// `/etc/machine-id`.
+    pub machine_id: String,
+    /// The kernel's boot id.
+    pub boot_id: String,
+    /// DMI product UUID.
+    pub system_uuid: String,
 }
 
 /// One container of a reported pod.

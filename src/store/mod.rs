@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-pub use fleet::{ContainerRecord, EventRecord, EventRetention, NodeRecord, PodRecord, Reported};
+pub use fleet::{
+    ContainerRecord, EventRecord, EventRetention, NodeInfo, NodeRecord, PodRecord, Reported,
+};
 pub use revision::{FileRev, NodeOutcome, NodeRevision, Revision, RevisionSummary};
 pub use sled_store::{SledStore, StoreLocked};
 

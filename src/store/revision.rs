@@ -66,6 +66,9 @@ pub struct NodeRevision {
     /// The node's inventory groups at push time (node labels in the Kubernetes API view).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    /// The groups that `podfleet_role_groups` makes node roles (`node-role.kubernetes.io/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// A push run.

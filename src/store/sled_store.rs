@@ -179,6 +179,7 @@ mod tests {
                 message: None,
                 revision: id,
                 groups: vec![],
+                roles: vec![],
             },
         );
         let rev = Revision {

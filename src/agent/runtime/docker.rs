@@ -145,6 +145,11 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
+    async fn version(&self) -> String {
+        let v = self.docker.version().await.ok().and_then(|v| v.version);
+        format!("docker://{}", v.unwrap_or_default())
+    }
+
     async fn list(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let filters = HashMap::from([(
             "label".to_string(),

@@ -227,6 +227,10 @@ pub trait Runtime: Send + Sync {
         id: &str,
         q: &crate::agent::logs::LogQuery,
     ) -> Result<crate::agent::logs::LogStream, RuntimeError>;
+    /// `<kind>://<version>`, as the Node's `containerRuntimeVersion`.
+    async fn version(&self) -> String {
+        format!("{}://{}", self.name(), env!("CARGO_PKG_VERSION"))
+    }
     /// The `<kind>://<id>` form used in container statuses.
     fn container_id(&self, id: &str) -> String {
         format!("{}://{id}", self.name())

@@ -24,7 +24,7 @@ fn groups() -> Value {
     })
 }
 
-fn group() -> Value {
+pub(super) fn group() -> Value {
     let gv = json!({"groupVersion": format!("{GROUP}/{VERSION}"), "version": VERSION});
     json!({
         "kind": "APIGroup",

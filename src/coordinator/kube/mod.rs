@@ -6,10 +6,13 @@
 //! mutation gets a 405 `Status` saying static pods change through their manifest files.
 
 mod auth;
+mod discovery;
 mod exec;
 mod metrics;
 pub mod objects;
+mod openapi;
 mod podlog;
+mod reviews;
 pub mod selector;
 pub mod stream;
 pub mod synth;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use serde_json::{Value, json};
@@ -35,7 +38,7 @@ use auth::{Caller, ClientCert, Peer, authorize, bearer_ok, client_key, exec_rout
 use selector::Selector;
 
 /// The Kubernetes version podfleet's API answers as (k8s-openapi's feature).
-const KUBE_MINOR: &str = "33";
+pub(super) const KUBE_MINOR: &str = "33";
 
 #[derive(Clone)]
 struct KubeApi {
@@ -75,30 +78,6 @@ fn ok_json(v: &Value) -> Response {
         .into_response()
 }
 
-const NAMESPACED: [(&str, &str, &str, &str); 4] = [
-    ("pods", "Pod", "po", "true"),
-    ("events", "Event", "ev", "true"),
-    ("nodes", "Node", "no", "false"),
-    ("namespaces", "Namespace", "ns", "false"),
-];
-
-fn resource_list() -> Value {
-    let resources: Vec<Value> = NAMESPACED
-        .iter()
-        .map(|(name, kind, short, namespaced)| {
-            json!({
-                "name": name,
-                "singularName": kind.to_lowercase(),
-                "namespaced": *namespaced == "true",
-                "kind": kind,
-                "verbs": ["get", "list", "watch"],
-                "shortNames": [short],
-            })
-        })
-        .collect();
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
-}
-
 /// Everything a list needs, read once per request.
 struct Snapshot {
     pods: Vec<Value>,
@@ -114,7 +93,9 @@ impl Snapshot {
             "pods" => self.pods,
             "nodes" => self.nodes,
             "namespaces" => self.namespaces,
-            _ => self.events,
+            "events" => self.events,
+            // podfleet has no Services; served (empty) so `kubectl cluster-info` works.
+            _ => Vec::new(),
         }
     }
 }
@@ -201,7 +182,7 @@ fn wants_table(headers: &HeaderMap) -> bool {
 }
 
 fn kind_of(resource: &str) -> &'static str {
-    NAMESPACED
+    discovery::CORE
         .iter()
         .find(|r| r.0 == resource)
         .map(|r| r.1)
@@ -229,14 +210,20 @@ async fn handle(
     State(api): State<KubeApi>,
     Extension(cert): Extension<ClientCert>,
     Extension(peer): Extension<Peer>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: axum::http::request::Parts,
     Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let (method, uri, headers) = (request.method, request.uri, request.headers);
     let bearer = bearer_ok(&headers, &api.token);
     let client = client_key(cert.0.as_deref(), peer);
-    let caller = match (bearer, cert.0) {
+    let who = match (cert.0.as_deref(), bearer) {
+        (Some(super::pki::ADMIN_IDENTITY), _) => discovery::Who::AdminCert,
+        (_, true) => discovery::Who::Token,
+        (Some(node), false) => discovery::Who::Node(node),
+        (None, false) => discovery::Who::Token,
+    };
+    let caller = match (bearer, cert.0.clone()) {
         (true, _) => Caller::Admin,
         (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
         (false, Some(node)) => Caller::Node(node),
@@ -253,6 +240,23 @@ async fn handle(
             Caller::Admin => None,
         };
         return podlog::serve(&api.shared, &client, node, ns, name, &q).await;
+    }
+    if let Some(r) = discovery::serve(&api, &who, &method, &path, &headers, &body).await {
+        return r;
+    }
+    if let Some(r) = discovery::refuse_changing_command(&headers) {
+        return r;
+    }
+    if let (Some(&sub @ ("portforward" | "attach" | "proxy" | "ephemeralcontainers")), true) =
+        (path.last(), path.len() > 4)
+    {
+        return status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            &format!(
+                "pods/{sub} is not supported by podfleet's Kubernetes API (it serves get, list, watch, logs, exec and top)"
+            ),
+        );
     }
     if method != Method::GET {
         let what = match path.as_slice() {
@@ -286,33 +290,13 @@ async fn handle(
         None
     };
     let (resource, namespace, name) = match path.as_slice() {
-        ["version"] => {
-            return ok_json(&json!({
-                "major": "1",
-                "minor": KUBE_MINOR,
-                "gitVersion": format!("v1.{KUBE_MINOR}.0-podfleet.{}", env!("CARGO_PKG_VERSION")),
-                "gitCommit": "",
-                "gitTreeState": "clean",
-                "buildDate": "",
-                "goVersion": "",
-                "compiler": "rustc",
-                "platform": format!("linux/{}", std::env::consts::ARCH),
-            }));
-        }
-        ["api"] => {
-            return ok_json(&json!({
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [],
-            }));
-        }
-        ["api", "v1"] => return ok_json(&resource_list()),
-        ["healthz"] | ["readyz"] | ["livez"] => return "ok".into_response(),
         ["api", "v1", res] => (*res, None, None),
-        ["api", "v1", "namespaces", ns, res] if matches!(*res, "pods" | "events") => {
+        ["api", "v1", "namespaces", ns, res] if matches!(*res, "pods" | "events" | "services") => {
             (*res, Some(*ns), None)
         }
-        ["api", "v1", "namespaces", ns, res, name] if matches!(*res, "pods" | "events") => {
+        ["api", "v1", "namespaces", ns, res, name]
+            if matches!(*res, "pods" | "events" | "services") =>
+        {
             (*res, Some(*ns), Some(*name))
         }
         ["api", "v1", res, name] if matches!(*res, "nodes" | "namespaces") => {
@@ -329,7 +313,7 @@ async fn handle(
             );
         }
     };
-    let Some(resource) = NAMESPACED.iter().map(|r| r.0).find(|r| *r == resource) else {
+    let Some(resource) = discovery::CORE.iter().map(|r| r.0).find(|r| *r == resource) else {
         return status(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -423,7 +407,7 @@ async fn handle(
     }))
 }
 
-fn internal(e: anyhow::Error) -> Response {
+pub(super) fn internal(e: anyhow::Error) -> Response {
     status(
         StatusCode::INTERNAL_SERVER_ERROR,
         "InternalError",

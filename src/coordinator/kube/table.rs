@@ -73,6 +73,19 @@ pub fn columns(resource: &str) -> Vec<Value> {
             col("Kernel-Version", "string", 1, "Kernel version."),
             col("Container-Runtime", "string", 1, "Container runtime."),
         ],
+        "services" => vec![
+            col("Name", "string", 0, "Name of the service."),
+            col("Type", "string", 0, "The type of the service."),
+            col("Cluster-IP", "string", 0, "The cluster IP of the service."),
+            col(
+                "External-IP",
+                "string",
+                0,
+                "The external IPs of the service.",
+            ),
+            col("Port(s)", "string", 0, "The ports of the service."),
+            col("Age", "string", 0, "CreationTimestamp of the service."),
+        ],
         "namespaces" => vec![
             col("Name", "string", 0, "Name of the namespace."),
             col("Status", "string", 0, "The status of the namespace."),
@@ -164,17 +177,22 @@ fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
                     .unwrap_or("<none>")
                     .to_string()
             };
+            let info = &o["status"]["nodeInfo"];
+            let or_unknown = |v: &Value| match v.as_str() {
+                Some(s) if !s.is_empty() => s.to_string(),
+                _ => "<unknown>".to_string(),
+            };
             vec![
                 m["name"].clone(),
                 (if ready { "Ready" } else { "NotReady" }).into(),
-                "<none>".into(),
+                node_roles(o).into(),
                 created.into(),
-                o["status"]["nodeInfo"]["kubeletVersion"].clone(),
+                info["kubeletVersion"].clone(),
                 ip("InternalIP").into(),
                 ip("ExternalIP").into(),
-                "<unknown>".into(),
-                "<unknown>".into(),
-                o["status"]["nodeInfo"]["containerRuntimeVersion"].clone(),
+                or_unknown(&info["osImage"]).into(),
+                or_unknown(&info["kernelVersion"]).into(),
+                info["containerRuntimeVersion"].clone(),
             ]
         }
         "namespaces" => vec![
@@ -193,6 +211,28 @@ fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             .into(),
             o["message"].clone(),
         ],
+    }
+}
+
+/// The ROLES column: the `node-role.kubernetes.io/<role>` labels (and the older
+/// `kubernetes.io/role`), comma-separated, as kubectl's node printer finds them.
+fn node_roles(o: &Value) -> String {
+    let mut roles: Vec<&str> = o["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| match k.strip_prefix("node-role.kubernetes.io/") {
+            Some(r) if !r.is_empty() => Some(r),
+            _ if k == "kubernetes.io/role" => v.as_str().filter(|s| !s.is_empty()),
+            _ => None,
+        })
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
     }
 }
 
