@@ -111,3 +111,18 @@ fn quantities_are_exact() {
         assert_eq!(quantity_nanos(bad), None, "{bad}");
     }
 }
+
+/// kubeadm's etcd manifest (v1.33, trimmed to the fields defaulting touches) and its mirror
+/// pod's spec as `kubectl get pod etcd-cp1 -n kube-system -o yaml` shows it on a kubeadm
+/// v1.33 cluster (less `nodeName` and the kubelet's toleration, which the mirror adds).
+#[test]
+fn kubeadm_etcd_reads_as_on_a_kubeadm_cluster() {
+    let written = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command: [etcd, --data-dir=/var/lib/etcd]\n    image: registry.k8s.io/etcd:3.5.21-0\n    imagePullPolicy: IfNotPresent\n    livenessProbe:\n      failureThreshold: 8\n      httpGet: {host: 127.0.0.1, path: /livez, port: 2381, scheme: HTTP}\n      initialDelaySeconds: 10\n      periodSeconds: 10\n      timeoutSeconds: 15\n    name: etcd\n    resources:\n      requests: {cpu: 100m, memory: 100Mi}\n    volumeMounts:\n    - {mountPath: /var/lib/etcd, name: etcd-data}\n  hostNetwork: true\n  priority: 2000001000\n  priorityClassName: system-node-critical\n  securityContext:\n    seccompProfile: {type: RuntimeDefault}\n  volumes:\n  - hostPath: {path: /var/lib/etcd, type: DirectoryOrCreate}\n    name: etcd-data\n";
+    let shown = "containers:\n- command: [etcd, --data-dir=/var/lib/etcd]\n  image: registry.k8s.io/etcd:3.5.21-0\n  imagePullPolicy: IfNotPresent\n  livenessProbe:\n    failureThreshold: 8\n    httpGet: {host: 127.0.0.1, path: /livez, port: 2381, scheme: HTTP}\n    initialDelaySeconds: 10\n    periodSeconds: 10\n    successThreshold: 1\n    timeoutSeconds: 15\n  name: etcd\n  resources:\n    requests: {cpu: 100m, memory: 100Mi}\n  terminationMessagePath: /dev/termination-log\n  terminationMessagePolicy: File\n  volumeMounts:\n  - {mountPath: /var/lib/etcd, name: etcd-data}\ndnsPolicy: ClusterFirst\nenableServiceLinks: true\nhostNetwork: true\npreemptionPolicy: PreemptLowerPriority\npriority: 2000001000\npriorityClassName: system-node-critical\nrestartPolicy: Always\nschedulerName: default-scheduler\nsecurityContext:\n  seccompProfile: {type: RuntimeDefault}\nterminationGracePeriodSeconds: 30\nvolumes:\n- hostPath: {path: /var/lib/etcd, type: DirectoryOrCreate}\n  name: etcd-data\n";
+    let got = &defaulted(written)["spec"];
+    let want: serde_json::Value = serde_yaml::from_str(shown).unwrap();
+    assert_eq!(*got, want, "\ngot:  {got}\nwant: {want}");
+    let mut p = pod(written);
+    apply(&mut p);
+    assert_eq!(qos_class(p.spec.as_ref().unwrap()), "Burstable");
+}
