@@ -173,6 +173,17 @@ fn kubectl_reads_the_fleet() {
         .kubectl("token.kubeconfig", &["get", "pods", "-A"])
         .expect(0);
     assert!(with_token.stdout.contains("db-n2"));
+    // The token reads; exec needs the admin certificate, and can-i says so.
+    let me = lab
+        .kubectl("token.kubeconfig", &["auth", "whoami"])
+        .expect(0);
+    assert!(me.stdout.contains("podfleet:token"), "{}", me.stdout);
+    let exec = lab.kubectl(
+        "token.kubeconfig",
+        &["auth", "can-i", "create", "pods/exec", "-n", "edge"],
+    );
+    assert_eq!(exec.code, 1, "{}{}", exec.stdout, exec.stderr);
+    assert!(exec.stdout.contains("no"), "{}", exec.stdout);
 }
 
 #[test]
@@ -257,6 +268,46 @@ fn a_node_certificate_reads_only_its_own_node() {
     assert_eq!(code, 200, "{body}");
     let (code, _) = curl("/version");
     assert_eq!(code, 200);
+    let (code, _) = curl("/metrics");
+    assert_eq!(code, 403, "fleet-wide metrics are not a node's");
+    // Who am I, and may I: as the Node authorizer answers a kubelet.
+    let post = |path: &str, body: &str| -> String {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+            ])
+            .arg("--cacert")
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("node.crt"))
+            .arg("--key")
+            .arg(pki.join("node.key"))
+            .arg(format!("https://{}{path}", lab.kube))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let me = post(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
+    );
+    assert!(me.contains("\"username\":\"system:node:n1\""), "{me}");
+    let may = |name: &str| {
+        post(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            &format!(
+                r#"{{"kind":"SelfSubjectAccessReview","apiVersion":"authorization.k8s.io/v1","spec":{{"resourceAttributes":{{"verb":"get","resource":"nodes","name":"{name}"}}}}}}"#
+            ),
+        )
+    };
+    assert!(may("n1").contains("\"allowed\":true"), "{}", may("n1"));
+    assert!(may("n2").contains("\"allowed\":false"), "{}", may("n2"));
     // The admin kubeconfig still reads everything.
     let out = lab.get(&["get", "pods", "-A"]);
     assert!(out.contains("web-n2") && out.contains("db-n2"), "{out}");

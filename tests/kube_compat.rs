@@ -117,6 +117,8 @@ const READS: &str = r#"
 0 | wait --for=condition=Ready pod/web-n1 -n edge --timeout=30s | condition met |
 0 | explain pod.spec.containers | KIND:; Pod; containers; DESCRIPTION |
 0 | explain nodes.status.capacity | Node; capacity |
+0 | explain pods --recursive | KIND:; Pod; containers; terminationMessagePath |
+1 | get --raw /openapi/v3/apis/apps/v1 | NotFound |
 0 | api-resources | pods; po; nodes; namespaces; events; services; selfsubjectreviews |
 0 | api-versions | v1; metrics.k8s.io/v1beta1; authentication.k8s.io/v1; authorization.k8s.io/v1 |
 0 | cluster-info | Kubernetes control plane; is running at |

@@ -152,6 +152,11 @@ pub(super) async fn serve(
                 )
             }
         }
+        ["metrics"] if matches!(who, Who::Node(_)) => status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "a node's certificate reads only its own Node and the pods bound to it; /metrics covers the whole fleet",
+        ),
         ["metrics"] => match super::super::api::prometheus(&api.shared).await {
             Ok(text) => (
                 StatusCode::OK,
