@@ -13,6 +13,7 @@ pub mod logging;
 pub mod manifest;
 pub mod nodedir;
 pub mod plan;
+pub mod pod_status;
 pub mod push;
 pub mod rpc;
 pub mod store;

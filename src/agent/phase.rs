@@ -252,9 +252,30 @@ pub fn conditions(
     ]
 }
 
+/// Whether the pod is as it should be (Running with every app container Ready, or
+/// Succeeded): its last problem is over and no longer shown.
+pub fn healthy(phase: Phase, main: &[ContainerStatus]) -> bool {
+    match phase {
+        Phase::Succeeded => true,
+        Phase::Running => !main.is_empty() && main.iter().all(|c| c.ready),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthy_pods_are_running_and_ready_or_done() {
+        let running = |ready| st(running(), false, ready);
+        assert!(healthy(Phase::Running, &[running(true), running(true)]));
+        assert!(!healthy(Phase::Running, &[running(true), running(false)]));
+        assert!(!healthy(Phase::Running, &[]));
+        assert!(!healthy(Phase::Pending, &[running(true)]));
+        assert!(healthy(Phase::Succeeded, &[]));
+        assert!(!healthy(Phase::Failed, &[]));
+    }
 
     fn st(state: ContainerState, last: bool, ready: bool) -> ContainerStatus {
         ContainerStatus {

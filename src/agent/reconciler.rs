@@ -205,14 +205,20 @@ impl Reconciler {
     }
 
     fn start_if_free(&mut self, key: &str) {
+        self.start(key, None);
+    }
+
+    /// Start the slot's desired pod if nothing runs or stops there; it takes the place of
+    /// the stopped pod `replacing` in the agent's state.
+    fn start(&mut self, key: &str, replacing: Option<&str>) -> bool {
         let Some(slot) = self.slots.get_mut(key) else {
-            return;
+            return false;
         };
         if slot.running.is_some() || slot.stopping.is_some() {
-            return;
+            return false;
         }
         let Some(run) = slot.desired.clone() else {
-            return;
+            return false;
         };
         let seen = self
             .seen
@@ -226,8 +232,9 @@ impl Reconciler {
             .into_iter()
             .filter(|c| !c.is_sandbox())
             .collect();
-        let handle = worker::spawn(run.clone(), seen, adopted, self.ctx.clone());
+        let handle = worker::spawn(run.clone(), seen, adopted, self.ctx.clone(), replacing);
         slot.running = Some((run, handle));
+        true
     }
 
     fn worker_done(&mut self, uid: &str) {
@@ -237,11 +244,15 @@ impl Reconciler {
             .filter(|(_, s)| s.stopping.as_deref() == Some(uid))
             .map(|(k, _)| k.clone())
             .collect();
+        let mut replaced = false;
         for key in keys {
             if let Some(slot) = self.slots.get_mut(&key) {
                 slot.stopping = None;
             }
-            self.start_if_free(&key);
+            replaced |= self.start(&key, Some(uid));
+        }
+        if !replaced {
+            self.ctx.state.remove_pod(uid);
         }
         self.slots
             .retain(|_, s| s.running.is_some() || s.stopping.is_some() || s.desired.is_some());

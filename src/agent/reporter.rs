@@ -353,6 +353,7 @@ pub fn pod_status(p: &PodView) -> rpc::PodStatus {
         restarts: p.restarts,
         last_error: p.last_error.clone().unwrap_or_default(),
         terminating: p.terminating,
+        status: p.status.clone(),
         containers: status
             .and_then(|s| s.container_statuses.as_ref())
             .map(|cs| cs.iter().map(container).collect())

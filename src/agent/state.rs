@@ -40,6 +40,9 @@ pub struct PodView {
     pub last_error: Option<String>,
     /// Being stopped.
     pub terminating: bool,
+    /// kubectl's STATUS for the pod (`Running`, `CrashLoopBackOff`, `Terminating`, …).
+    #[serde(default)]
+    pub status: String,
     /// The mirror pod object, with status.
     pub mirror: Pod,
 }
@@ -162,6 +165,17 @@ impl AgentState {
     }
 
     /// Forget a pod.
+    /// Put `view` in place of the pod `old` in one step, so that no report sees neither
+    /// (a replaced or restarted pod never reads as missing).
+    pub fn replace_pod(&self, old: &str, view: PodView) {
+        let mut g = self.lock();
+        g.pods.remove(old);
+        g.pods.insert(view.uid.clone(), view);
+        drop(g);
+        self.bump();
+    }
+
+    /// Forget a pod whose worker has stopped.
     pub fn remove_pod(&self, uid: &str) {
         if self.lock().pods.remove(uid).is_some() {
             self.bump();
@@ -262,6 +276,46 @@ impl AgentState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn view(uid: &str) -> PodView {
+        PodView {
+            uid: uid.into(),
+            file: "/m/web.yaml".into(),
+            content_sha256: String::new(),
+            canonical_hash: String::new(),
+            name: "web-n".into(),
+            namespace: "default".into(),
+            phase: Phase::Pending,
+            ready: 0,
+            total: 1,
+            restarts: 0,
+            last_error: None,
+            terminating: false,
+            status: "Pending".into(),
+            mirror: Default::default(),
+        }
+    }
+
+    /// A replaced (or restarted) pod's successor takes its place in one change: a report
+    /// never sees the file without a pod (`status` showed `0/0 Missing` in between).
+    #[test]
+    fn a_replaced_pod_is_never_missing() {
+        let s = AgentState::new("n", "process");
+        s.set_pod(view("old"));
+        let rx = s.subscribe();
+        let before = *rx.borrow();
+        s.replace_pod("old", view("new"));
+        assert_eq!(
+            *rx.borrow(),
+            before + 1,
+            "one change, not a removal and an addition"
+        );
+        let uids: Vec<String> = s.snapshot().pods.iter().map(|p| p.uid.clone()).collect();
+        assert_eq!(uids, ["new"]);
+        // A restart keeps the uid.
+        s.replace_pod("new", view("new"));
+        assert_eq!(s.snapshot().pods.len(), 1);
+    }
 
     #[test]
     fn events_aggregate_and_are_bounded() {

@@ -240,7 +240,7 @@ async fn status(s: StatusArgs) -> anyhow::Result<i32> {
                 "LAST ERROR",
             ]);
             for p in &snap.pods {
-                let status = pod_status_text(p);
+                let status = p.status.clone();
                 t.add_row([
                     p.namespace.clone(),
                     p.name.clone(),
@@ -258,33 +258,4 @@ async fn status(s: StatusArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// kubectl's STATUS column: a waiting/terminated reason beats the phase.
-pub fn pod_status_text(p: &agent::state::PodView) -> String {
-    if p.terminating {
-        return "Terminating".into();
-    }
-    let statuses = p
-        .mirror
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.clone())
-        .unwrap_or_default();
-    for c in &statuses {
-        if let Some(st) = &c.state {
-            if let Some(w) = &st.waiting
-                && let Some(r) = &w.reason
-                && (r != "ContainerCreating" || p.phase.as_str() == "Pending")
-            {
-                return r.clone();
-            }
-            if let Some(t) = &st.terminated
-                && p.phase.as_str() != "Succeeded"
-            {
-                return t.reason.clone().unwrap_or_else(|| "Error".into());
-            }
-        }
-    }
-    p.phase.as_str().to_string()
 }

@@ -91,7 +91,7 @@ fn unhealthy(view: &FleetView<'_>, node: &str, want: &NodeRevision) -> Option<St
                     };
                     format!(
                         "{} {:?} {}/{} {}{err}",
-                        p.name, p.sync, p.ready, p.total, p.phase
+                        p.name, p.sync, p.ready, p.total, p.status
                     )
                 })
                 .collect::<Vec<_>>()

@@ -138,10 +138,10 @@ pub fn render(v: &FleetView, wide: bool) -> String {
     }
     pods.set_header(header);
     for p in &v.pods {
-        let status = if p.phase.is_empty() {
+        let status = if p.status.is_empty() {
             "-".to_string()
         } else {
-            p.phase.to_string()
+            p.status.to_string()
         };
         let mut row = vec![
             Cell::new(&p.namespace),
@@ -224,7 +224,7 @@ fn node_detail(data: &FleetData, v: &FleetView, node: &str) -> anyhow::Result<St
             p.namespace,
             p.name,
             p.file,
-            if p.phase.is_empty() { "-" } else { &p.phase },
+            if p.status.is_empty() { "-" } else { &p.status },
             p.ready,
             p.total,
             p.restarts,

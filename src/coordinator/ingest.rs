@@ -32,6 +32,7 @@ pub fn pod_record(node: &str, p: &rpc::PodStatus, now: &str) -> PodRecord {
         total: p.total,
         restarts: p.restarts,
         last_error: p.last_error.clone(),
+        status: p.status.clone(),
         terminating: p.terminating,
         containers: p
             .containers

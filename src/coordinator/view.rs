@@ -69,6 +69,9 @@ pub struct PodRow<'a> {
     pub file: Cow<'a, str>,
     /// Phase ("" when missing).
     pub phase: Cow<'a, str>,
+    /// kubectl's STATUS (`CrashLoopBackOff`, `Init:0/1`, …; "" when missing).
+    #[serde(default)]
+    pub status: Cow<'a, str>,
     /// Ready app containers.
     pub ready: u32,
     /// App containers.
@@ -225,6 +228,11 @@ pub fn fleet_view_of<'a>(
                 name: Cow::Borrowed(p.name.as_str()),
                 file: Cow::Borrowed(base_name(&p.file)),
                 phase: Cow::Borrowed(p.phase.as_str()),
+                status: match (p.status.as_str(), p.terminating) {
+                    (_, true) => Cow::Borrowed("Terminating"),
+                    ("", false) => Cow::Borrowed(p.phase.as_str()),
+                    (s, false) => Cow::Borrowed(s),
+                },
                 ready: p.ready,
                 total: p.total,
                 restarts: p.restarts,
@@ -249,6 +257,7 @@ pub fn fleet_view_of<'a>(
                 name: Cow::Owned(format!("{pod}-{name}")),
                 file: Cow::Owned(file.clone()),
                 phase: Cow::Borrowed(""),
+                status: Cow::Borrowed(""),
                 ready: 0,
                 total: 0,
                 restarts: 0,

@@ -101,6 +101,9 @@ pub struct PodRecord {
     pub restarts: u32,
     /// Latest problem, if any.
     pub last_error: String,
+    /// kubectl's STATUS (empty from agents older than this field: the phase then).
+    #[serde(default)]
+    pub status: String,
     /// Being stopped.
     pub terminating: bool,
     /// Per-container state.

@@ -137,11 +137,14 @@ struct Worker {
 }
 
 /// Start a worker for `pod`, adopting `adopted` containers of the same identity.
+/// Start a worker for `pod`; its first view is published at once, in place of the stopped
+/// pod `replacing` when it takes that one's place.
 pub fn spawn(
     pod: Arc<PodRun>,
     seen: String,
     adopted: Vec<ContainerInfo>,
     ctx: WorkerCtx,
+    replacing: Option<&str>,
 ) -> WorkerHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -206,6 +209,11 @@ pub fn spawn(
         ev_tx,
     };
     w.adopt(adopted);
+    let view = w.view();
+    match replacing {
+        Some(old) => w.ctx.state.replace_pod(old, view),
+        None => w.ctx.state.set_pod(view),
+    }
     let task = tokio::spawn(w.run(cmd_rx, ev_rx));
     WorkerHandle {
         uid,
@@ -527,6 +535,7 @@ impl Worker {
     async fn terminate(&mut self) {
         if let Some(mut v) = self.ctx.state.pod(&self.pod.uid) {
             v.terminating = true;
+            v.status = "Terminating".into();
             self.ctx.state.set_pod(v);
         }
         let rt = self.ctx.runtime.clone();
@@ -560,7 +569,8 @@ impl Worker {
         futures::future::join_all(stops).await;
         let _ = rt.remove_sandbox(&self.pod.uid).await;
         let _ = std::fs::remove_dir_all(self.ctx.volumes_root.join(&self.pod.uid));
-        self.ctx.state.remove_pod(&self.pod.uid);
+        // The reconciler removes the pod from the agent's state, or replaces it with its
+        // successor in one step (worker_done).
     }
 }
 

@@ -123,6 +123,12 @@ impl Worker {
     }
 
     pub(super) fn publish(&mut self) {
+        let view = self.view();
+        self.ctx.state.set_pod(view);
+    }
+
+    /// The pod as the agent shows and reports it now.
+    pub(super) fn view(&mut self) -> PodView {
         let (init, main) = self.statuses();
         let phase = self.phase();
         let now = now_rfc3339();
@@ -134,6 +140,10 @@ impl Worker {
             &main,
             main.len(),
         );
+        // An error stays shown while the pod is unhealthy, and goes when it is healthy again.
+        if phase::healthy(phase, &main) {
+            self.last_error = None;
+        }
         let mut with_times = Vec::new();
         for c in conds {
             let entry = self
@@ -163,7 +173,11 @@ impl Worker {
             main,
         };
         let mirror = mirror_pod(&self.pod, &self.seen, &rt);
-        self.ctx.state.set_pod(PodView {
+        let status = serde_json::to_value(&mirror)
+            .map(|m| crate::pod_status::text(&m))
+            .unwrap_or_else(|_| phase.as_str().to_string());
+        PodView {
+            status,
             uid: self.pod.uid.clone(),
             file: self.pod.file.clone(),
             content_sha256: self.pod.content_sha256.clone(),
@@ -182,6 +196,6 @@ impl Worker {
             last_error: self.last_error.clone(),
             terminating: false,
             mirror,
-        });
+        }
     }
 }

@@ -106,37 +106,6 @@ pub fn columns(resource: &str) -> Vec<Value> {
     }
 }
 
-/// The STATUS kubectl shows for a pod: a waiting/terminated reason over the phase.
-pub fn pod_status_text(p: &Value) -> String {
-    let status = &p["status"];
-    let mut reason = status["reason"]
-        .as_str()
-        .or(status["phase"].as_str())
-        .unwrap_or("Pending")
-        .to_string();
-    let containers = status["containerStatuses"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for c in containers.iter().rev() {
-        if let Some(r) = c["state"]["waiting"]["reason"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-        {
-            reason = r.to_string();
-        } else if let Some(t) = c["state"].get("terminated").filter(|t| t.is_object()) {
-            reason = match t["reason"].as_str().filter(|r| !r.is_empty()) {
-                Some(r) => r.to_string(),
-                None => format!("ExitCode:{}", t["exitCode"]),
-            };
-        }
-    }
-    if p["metadata"]["deletionTimestamp"].is_string() {
-        reason = "Terminating".into();
-    }
-    reason
-}
-
 fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let m = &o["metadata"];
     let created = age(&m["creationTimestamp"], now);
@@ -154,7 +123,7 @@ fn cells(resource: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             vec![
                 m["name"].clone(),
                 format!("{ready}/{total}").into(),
-                pod_status_text(o).into(),
+                crate::pod_status::text(o).into(),
                 restarts.to_string().into(),
                 created.into(),
                 o["status"]["podIP"].as_str().unwrap_or("<none>").into(),
