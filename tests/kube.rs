@@ -312,3 +312,29 @@ fn a_node_certificate_reads_only_its_own_node() {
     let out = lab.get(&["get", "pods", "-A"]);
     assert!(out.contains("web-n2") && out.contains("db-n2"), "{out}");
 }
+
+/// A client that opens TCP and never starts TLS is dropped after the handshake timeout
+/// (10 s) instead of holding a task for ever; the API keeps serving meanwhile.
+#[test]
+fn a_silent_client_is_dropped() {
+    use std::io::Read;
+    let lab = lab();
+    let mut silent = std::net::TcpStream::connect(&lab.kube).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(lab.get(&["get", "nodes"]).contains("n1"));
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(55),
+        "still open after {waited:?}"
+    );
+    assert!(
+        matches!(n, Ok(0))
+            || matches!(&n, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{n:?}"
+    );
+}

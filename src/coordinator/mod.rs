@@ -15,5 +15,6 @@ pub mod kube;
 pub mod logs_api;
 pub mod pki;
 pub mod server;
+pub mod tls_accept;
 pub mod tunnels;
 pub mod view;

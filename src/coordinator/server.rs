@@ -243,40 +243,19 @@ fn tls_config(pki: &Pki, names: &[String]) -> anyhow::Result<rustls::ServerConfi
     pki.server_tls(names, false, &[b"h2"])
 }
 
-/// Accept TLS connections, logging every refused handshake.
+/// The gRPC listener's accepted TLS clients, as tonic's incoming stream.
 fn tls_incoming(
     listener: tokio::net::TcpListener,
     cfg: rustls::ServerConfig,
     shared: Arc<Shared>,
-) -> ReceiverStream<std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let (acceptor, tx, shared) = (acceptor.clone(), tx.clone(), shared.clone());
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
-                    }
-                    Ok(Err(e)) => {
-                        shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%peer, "refused TLS client: {e}");
-                    }
-                    Err(_) => tracing::warn!(%peer, "refused TLS client: handshake timed out"),
-                }
-            });
-        }
+) -> impl tokio_stream::Stream<
+    Item = std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+> {
+    let refused = Arc::new(move || {
+        shared.counters.refused.fetch_add(1, Ordering::Relaxed);
     });
-    ReceiverStream::new(rx)
+    let rx = super::tls_accept::incoming(listener, Arc::new(cfg), "gRPC", refused);
+    tokio_stream::StreamExt::map(ReceiverStream::new(rx), |(stream, _)| Ok(stream))
 }
 
 /// Run the coordinator until SIGTERM/SIGINT.

@@ -468,7 +468,6 @@ pub async fn serve(
     names.push(addr.ip().to_string());
     // A client certificate is optional here (a bearer token works too).
     let tls = pki.server_tls(&names, true, &[b"h2", b"http/1.1"])?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--kube-listen): {e}"))?;
@@ -491,6 +490,7 @@ pub async fn serve(
             }
         }
     });
+    let shared_for_refusals = api.shared.clone();
     let router = Router::new()
         .route(
             "/api/v1/namespaces/{namespace}/pods/{name}/exec",
@@ -498,21 +498,20 @@ pub async fn serve(
         )
         .fallback(handle)
         .with_state(api);
+    let refused = {
+        let shared = shared_for_refusals;
+        Arc::new(move || {
+            shared
+                .counters
+                .refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    let mut clients = super::tls_accept::incoming(listener, Arc::new(tls), "kube API", refused);
     Ok(tokio::spawn(async move {
-        loop {
-            let Ok((tcp, peer)) = listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            let (acceptor, router) = (acceptor.clone(), router.clone());
+        while let Some((tls, peer)) = clients.recv().await {
+            let router = router.clone();
             tokio::spawn(async move {
-                let tls = match acceptor.accept(tcp).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(%peer, "kube API: refused TLS client: {e}");
-                        return;
-                    }
-                };
                 let cert = tls
                     .get_ref()
                     .1
