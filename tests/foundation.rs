@@ -21,6 +21,23 @@ fn python() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Run `ansible-playbook args…` in `cwd` on the local connection; it must succeed.
+fn ansible_playbook(cwd: &Path, args: &[&str]) {
+    let out = Command::new("ansible-playbook")
+        .current_dir(cwd)
+        .args(["-c", "local", "-e"])
+        .arg(format!("ansible_python_interpreter={}", python()))
+        .args(args)
+        .output()
+        .expect("ansible-playbook is installed by tests/setup.sh");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn ansible_inventory(args: &[&str], cwd: &Path) -> serde_json::Value {
     let out = Command::new("ansible-inventory")
         .args(args)
@@ -119,27 +136,17 @@ fn example_fleet_renders_exactly_like_ansible_template() {
         &tmp.path().join("render.yml"),
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - template:\n        src: \"{{ item.0 }}\"\n        dest: \"{{ pf_out }}/{{ inventory_hostname }}/{{ item.1 }}\"\n      loop: \"{{ pf_files[inventory_hostname] }}\"\n",
     );
-    let out = Command::new("ansible-playbook")
-        .current_dir(tmp.path())
-        .args([
+    ansible_playbook(
+        tmp.path(),
+        &[
             "-i",
             repo().join("inventory").to_str().unwrap(),
-            "-c",
-            "local",
-        ])
-        .args(["-e", "@vars.json", "-e", "ansible_become=false"])
-        .args([
             "-e",
-            &format!("ansible_python_interpreter={}", python()),
+            "@vars.json",
+            "-e",
+            "ansible_become=false",
             "render.yml",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     for (host, files) in &plan {
         for (_, f) in files {
@@ -245,4 +252,48 @@ fn missing_template_and_bad_inventory_are_clear_errors() {
     let r = podfleet(p.path(), &["-i", "hosts.ini", "validate"], &[]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("hosts.ini"), "{}", r.stderr);
+}
+
+/// Every filter podfleet offers, on dicts in their written order, unicode, floats, None and
+/// booleans, rendered by Ansible's `template` module and by `podfleet render`: the same bytes.
+#[test]
+fn filters_render_exactly_like_ansible_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path();
+    write(
+        &p.join("hosts.yaml"),
+        "all:\n  hosts:\n    n1:\n      ansible_connection: local\n      static_pods: [filters.yaml.j2]\n      cfg:\n        zeta: 1\n        alpha: [1, 2.5, \"it's\", null, true, 1.0e-5, -0.0]\n        ünï: 日本\n        nested: {b: 1, a: {y: 2, x: 'say \"hi\"'}}\n        empty: {}\n      big: 12345678901234\n      text: \"line1\\nline2\"\n",
+    );
+    let template = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: filters\n  annotations:\n    repr: |\n      {{ cfg }}\n    list: |\n      {{ cfg.alpha }} {{ cfg.nested.a }}\n    to-json: |\n      {{ cfg | to_json }}\n    to-json-sorted: |\n      {{ cfg | to_json(sort_keys=True) }}\n    to-json-utf8: |\n      {{ cfg | to_json(ensure_ascii=False) }}\n    to-nice-json: |\n      {{ cfg | to_nice_json | indent(6) }}\n    to-nice-json-2: |\n      {{ cfg | to_nice_json(indent=2) | indent(6) }}\n    to-yaml: |\n      {{ cfg | to_yaml | indent(6) }}\n    to-nice-yaml: |\n      {{ cfg | to_nice_yaml | indent(6) }}\n    to-nice-yaml-2: |\n      {{ cfg | to_nice_yaml(indent=2) | indent(6) }}\n    text: |\n      {{ text | to_json }}\n    text-yaml: |\n      {{ text | to_yaml | indent(6) }}\n    b64: |\n      {{ 'hi there' | b64encode }} {{ 'aGk=' | b64decode }}\n    bool: |\n      {{ 'yes' | bool }} {{ 'off' | bool }} {{ true | bool }}\n    quote: |\n      {{ \"it's a b\" | quote }} {{ 'plain' | quote }}\n    numbers: |\n      {{ big }} {{ 0.1 + 0.2 }} {{ big | to_json }}\nspec:\n  containers:\n  - name: c\n    image: busybox:1\n";
+    write(&p.join("manifests/filters.yaml.j2"), template);
+    let ours = p.join("podfleet");
+    podfleet(
+        p,
+        &[
+            "-i",
+            "hosts.yaml",
+            "--manifests",
+            "manifests",
+            "render",
+            "--out",
+            ours.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .expect(0);
+    write(
+        &p.join("render.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - template:\n        src: manifests/filters.yaml.j2\n        dest: \"{{ playbook_dir }}/ansible/{{ inventory_hostname }}/filters.yaml\"\n",
+    );
+    std::fs::create_dir_all(p.join("ansible/n1")).unwrap();
+    ansible_playbook(p, &["-i", "hosts.yaml", "render.yml"]);
+    let theirs = std::fs::read_to_string(p.join("ansible/n1/filters.yaml")).unwrap();
+    let mine = std::fs::read_to_string(ours.join("n1/filters.yaml")).unwrap();
+    if theirs != mine {
+        let diff = similar::TextDiff::from_lines(&theirs, &mine)
+            .unified_diff()
+            .header("ansible", "podfleet")
+            .to_string();
+        panic!("the filters render differently:\n{diff}");
+    }
 }

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use ansible_compat::python::{self, JsonOptions, YamlOptions};
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Value, ValueKind};
+use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// A set of templates compiled once and rendered for many hosts.
@@ -100,103 +101,164 @@ fn to_render_error(name: &str, e: &Error) -> RenderError {
     }
 }
 
-/// `str(value)` as Python/Jinja2 in Ansible prints it.
+/// A template value as the JSON-like value ansible-compat's Python writers take.
+fn to_json_value(v: &Value) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// What `{{ value }}` writes, as Ansible's template module does (`str()`, `None` as nothing).
 fn python_str(v: &Value, out: &mut String) {
     match v.kind() {
         ValueKind::None | ValueKind::Undefined => {}
         ValueKind::String => out.push_str(v.as_str().unwrap_or_default()),
-        _ => python_repr(v, out),
+        _ => match to_json_value(v) {
+            Ok(json) => out.push_str(&python::template_str(&json)),
+            Err(_) => {
+                let _ = write!(out, "{v}");
+            }
+        },
     }
 }
 
-/// `repr(value)` as Python prints it (used inside lists and dicts).
-fn python_repr(v: &Value, out: &mut String) {
-    match v.kind() {
-        ValueKind::None | ValueKind::Undefined => out.push_str("None"),
-        ValueKind::Bool => out.push_str(if v.is_true() { "True" } else { "False" }),
-        ValueKind::String => py_quote(v.as_str().unwrap_or_default(), out),
-        ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
-            if let Ok(iter) = v.try_iter() {
-                for (i, item) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    python_repr(&item, out);
-                }
-            }
-            out.push(']');
-        }
-        ValueKind::Map => {
-            out.push('{');
-            if let Ok(iter) = v.try_iter() {
-                for (i, key) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    python_repr(&key, out);
-                    out.push_str(": ");
-                    python_repr(&v.get_item(&key).unwrap_or_default(), out);
-                }
-            }
-            out.push('}');
-        }
-        ValueKind::Number => {
-            let s = v.to_string();
-            out.push_str(&s);
-        }
-        _ => {
-            let _ = write!(out, "{v}");
-        }
+/// `json.dumps` options from the filter's keyword arguments, over `base`.
+fn json_options(mut o: JsonOptions, kw: &Kwargs) -> Result<JsonOptions, Error> {
+    if let Some(i) = kw.get::<Option<usize>>("indent")? {
+        o.indent = Some(i);
     }
+    if let Some(v) = kw.get::<Option<bool>>("sort_keys")? {
+        o.sort_keys = v;
+    }
+    if let Some(v) = kw.get::<Option<bool>>("ensure_ascii")? {
+        o.ensure_ascii = v;
+    }
+    kw.assert_all_used()?;
+    Ok(o)
 }
 
-/// Python's `repr(str)`: single quotes unless the text has a single quote and no double quote.
-fn py_quote(s: &str, out: &mut String) {
-    let q = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
+/// `yaml.dump` options from the filter's keyword arguments, over `base`.
+fn yaml_options(mut o: YamlOptions, kw: &Kwargs) -> Result<YamlOptions, Error> {
+    if let Some(i) = kw.get::<Option<usize>>("indent")? {
+        o.indent = i;
+    }
+    if let Some(w) = kw.get::<Option<usize>>("width")? {
+        o.width = w;
+    }
+    if let Some(v) = kw.get::<Option<bool>>("sort_keys")? {
+        o.sort_keys = v;
+    }
+    if let Some(v) = kw.get::<Option<bool>>("allow_unicode")? {
+        o.allow_unicode = v;
+    }
+    if let Some(v) = kw.get::<Option<Option<bool>>>("default_flow_style")? {
+        o.default_flow_style = v;
+    }
+    kw.assert_all_used()?;
+    Ok(o)
+}
+
+/// Python's `str.splitlines()`: the line boundaries Python knows, without their ends.
+fn py_splitlines(s: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = match c {
+            '\r' if chars.peek().is_some_and(|(_, n)| *n == '\n') => {
+                chars.next();
+                i + 2
+            }
+            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => i + c.len_utf8(),
+            _ => continue,
+        };
+        lines.push(&s[start..i]);
+        start = end;
+    }
+    if start < s.len() {
+        lines.push(&s[start..]);
+    }
+    lines
+}
+
+/// Jinja2's `indent(width=4, first=False, blank=False)`, exactly (minijinja's drops the
+/// trailing newline that Jinja2 keeps, so `{{ x | to_yaml | indent(2) }}` differed).
+fn jinja2_indent(
+    s: String,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let width = kw.get::<Option<Value>>("width")?.or(width);
+    let first = kw.get::<Option<bool>>("first")?.or(first).unwrap_or(false);
+    let blank = kw.get::<Option<bool>>("blank")?.or(blank).unwrap_or(false);
+    kw.assert_all_used()?;
+    let indention = match &width {
+        None => " ".repeat(4),
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
+        Some(w) => " ".repeat(usize::try_from(w.clone()).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "indent: width must be a number or a string",
+            )
+        })?),
     };
-    out.push(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
+    // Jinja2 appends a newline before splitting ("this quirk is necessary for splitlines").
+    let text = format!("{s}\n");
+    let lines = py_splitlines(&text);
+    let mut rv = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut it = lines.into_iter();
+        let mut rv = it.next().unwrap_or_default().to_string();
+        let rest: Vec<String> = it
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{indention}{l}")
+                }
+            })
+            .collect();
+        if !rest.is_empty() {
+            rv.push('\n');
+            rv.push_str(&rest.join("\n"));
         }
+        rv
+    };
+    if first {
+        rv.insert_str(0, &indention);
     }
-    out.push(q);
+    Ok(rv)
 }
 
-/// The Ansible filters manifests commonly use.
+/// The Ansible filters manifests commonly use. `to_json`, `to_nice_json`, `to_yaml` and
+/// `to_nice_yaml` write what ansible-core's do (ansible-compat's Python writers: key order,
+/// separators, indents, float and string forms), with their keyword arguments.
 fn add_ansible_filters(env: &mut Environment<'static>) {
-    fn to_json_value(v: &Value) -> Result<serde_json::Value, Error> {
-        serde_json::to_value(v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    }
-    env.add_filter("to_json", |v: Value| -> Result<String, Error> {
-        Ok(serde_json::to_string(&to_json_value(&v)?).unwrap_or_default())
+    env.add_filter("to_json", |v: Value, kw: Kwargs| -> Result<String, Error> {
+        let opts = json_options(JsonOptions::to_json(), &kw)?;
+        Ok(python::json_dumps(&to_json_value(&v)?, &opts))
     });
-    env.add_filter("to_nice_json", |v: Value| -> Result<String, Error> {
-        Ok(serde_json::to_string_pretty(&to_json_value(&v)?).unwrap_or_default())
+    env.add_filter(
+        "to_nice_json",
+        |v: Value, kw: Kwargs| -> Result<String, Error> {
+            let opts = json_options(JsonOptions::to_nice_json(), &kw)?;
+            Ok(python::json_dumps(&to_json_value(&v)?, &opts))
+        },
+    );
+    env.add_filter("to_yaml", |v: Value, kw: Kwargs| -> Result<String, Error> {
+        let opts = yaml_options(YamlOptions::to_yaml(), &kw)?;
+        Ok(python::yaml_dump(&to_json_value(&v)?, &opts))
     });
-    env.add_filter("to_yaml", |v: Value| -> Result<String, Error> {
-        serde_yaml::to_string(&to_json_value(&v)?)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    });
-    env.add_filter("to_nice_yaml", |v: Value| -> Result<String, Error> {
-        serde_yaml::to_string(&to_json_value(&v)?)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    });
+    env.add_filter(
+        "to_nice_yaml",
+        |v: Value, kw: Kwargs| -> Result<String, Error> {
+            let opts = yaml_options(YamlOptions::to_nice_yaml(), &kw)?;
+            Ok(python::yaml_dump(&to_json_value(&v)?, &opts))
+        },
+    );
+    env.add_filter("indent", jinja2_indent);
     env.add_filter("b64encode", |s: String| -> String {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
@@ -281,12 +343,34 @@ mod tests {
     }
 
     #[test]
-    fn python_quoting() {
-        let mut s = String::new();
-        py_quote("it's", &mut s);
-        assert_eq!(s, "\"it's\"");
-        s.clear();
-        py_quote("a'b\"c", &mut s);
-        assert_eq!(s, "'a\\'b\"c'");
+    fn json_and_yaml_filters_write_what_ansible_does() {
+        let vars = serde_json::json!({"d": {"z": 1, "a": [1, 2.5, "it's", null, true], "u": "ü"}});
+        assert_eq!(
+            render("{{ d | to_json }}", vars.clone()).unwrap(),
+            r#"{"z": 1, "a": [1, 2.5, "it's", null, true], "u": "\u00fc"}"#
+        );
+        assert_eq!(
+            render("{{ d | to_nice_json(indent=2) }}", vars.clone()).unwrap(),
+            "{\n  \"a\": [\n    1,\n    2.5,\n    \"it's\",\n    null,\n    true\n  ],\n  \"u\": \"\\u00fc\",\n  \"z\": 1\n}"
+        );
+        assert_eq!(
+            render("{{ d }}", vars.clone()).unwrap(),
+            "{'z': 1, 'a': [1, 2.5, \"it's\", None, True], 'u': 'ü'}"
+        );
+        // Jinja2's indent keeps the trailing newline.
+        assert_eq!(
+            render("{{ 'a\\nb\\n' | indent(2) }}|", serde_json::json!({})).unwrap(),
+            "a\n  b\n|"
+        );
+        assert_eq!(
+            render(
+                "{{ 'a\\n\\nb' | indent(2, true, true) }}|",
+                serde_json::json!({})
+            )
+            .unwrap(),
+            "  a\n  \n  b|"
+        );
+        let e = render("{{ d | to_json(nope=1) }}", vars).unwrap_err();
+        assert!(e.message.contains("nope"), "{e:?}");
     }
 }
