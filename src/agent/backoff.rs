@@ -36,6 +36,28 @@ impl BackoffPolicy {
         first_immediate: false,
     };
 
+    /// Reconnecting to the coordinator (reports): 1 s doubling to 30 s.
+    pub const RECONNECT: BackoffPolicy = BackoffPolicy {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+        reset_after: Duration::MAX,
+        first_immediate: false,
+    };
+    /// Reopening the log tunnel: 0.5 s doubling to 10 s.
+    pub const TUNNEL: BackoffPolicy = BackoffPolicy {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(10),
+        reset_after: Duration::MAX,
+        first_immediate: false,
+    };
+    /// Re-establishing the watch on the manifest directory: 1 s doubling to 20 s.
+    pub const WATCH: BackoffPolicy = BackoffPolicy {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(20),
+        reset_after: Duration::MAX,
+        first_immediate: false,
+    };
+
     /// Every duration multiplied by `factor` (a test knob: `PODFLEET_BACKOFF_SCALE`).
     pub fn scaled(self, factor: f64) -> BackoffPolicy {
         let f = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() * factor);
@@ -87,6 +109,13 @@ impl Backoff {
         delay
     }
 
+    /// Forget the history: the next failure waits as the first did (a connection that
+    /// worked for a while, a watch re-established).
+    pub fn reset(&mut self) {
+        self.current = None;
+        self.last_update = None;
+    }
+
     /// Note a successful (re)start at `now`: the reset clock counts from here.
     pub fn started(&mut self, now: Instant) {
         if self.current.is_some() {
@@ -111,6 +140,33 @@ mod tests {
             .map(|i| secs(b.next_delay(t0 + Duration::from_secs(i))))
             .collect();
         assert_eq!(delays, vec![0, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn reconnects_double_to_their_cap_and_reset() {
+        for (policy, want) in [
+            (
+                BackoffPolicy::RECONNECT,
+                vec![1000, 2000, 4000, 8000, 16000, 30000, 30000],
+            ),
+            (
+                BackoffPolicy::TUNNEL,
+                vec![500, 1000, 2000, 4000, 8000, 10000, 10000],
+            ),
+            (
+                BackoffPolicy::WATCH,
+                vec![1000, 2000, 4000, 8000, 16000, 20000, 20000],
+            ),
+        ] {
+            let mut b = Backoff::new(policy);
+            let t0 = Instant::now();
+            let got: Vec<u128> = (0..7)
+                .map(|i| b.next_delay(t0 + Duration::from_secs(i)).as_millis())
+                .collect();
+            assert_eq!(got, want);
+            b.reset();
+            assert_eq!(b.next_delay(t0).as_millis(), want[0]);
+        }
     }
 
     #[test]

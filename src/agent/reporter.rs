@@ -18,6 +18,7 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::backoff::{Backoff, BackoffPolicy};
 use super::state::{AgentState, PodView, Snapshot};
 use crate::rpc::{self, agent_message::Body};
 
@@ -72,20 +73,21 @@ pub struct ReportConfig {
 pub fn spawn(cfg: ReportConfig, state: Arc<AgentState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut acked_events = 0u64;
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(BackoffPolicy::RECONNECT);
         loop {
             let started = std::time::Instant::now();
             let e = session(&cfg, &state, &mut acked_events).await;
+            // A session that worked for a while starts the back-off over.
             if started.elapsed() > Duration::from_secs(30) {
-                backoff = Duration::from_secs(1);
+                backoff.reset();
             }
+            let delay = backoff.next_delay(std::time::Instant::now());
             tracing::warn!(
                 endpoint = %cfg.endpoint,
                 "coordinator: {e:#}; reconnecting in {}s",
-                backoff.as_secs()
+                delay.as_secs_f32()
             );
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            tokio::time::sleep(delay).await;
         }
     })
 }

@@ -5,10 +5,11 @@
 //! watch asks for a full re-list, which also covers queue overflows.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+
+use super::backoff::{Backoff, BackoffPolicy};
 
 /// What the watcher reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +23,12 @@ pub enum WatchMsg {
 /// Run the watcher until the receiver is dropped.
 pub fn spawn(dir: PathBuf, out: mpsc::UnboundedSender<WatchMsg>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(BackoffPolicy::WATCH);
         loop {
             let (lost_tx, mut lost_rx) = mpsc::unbounded_channel::<()>();
             match establish(&dir, out.clone(), lost_tx) {
                 Ok(watcher) => {
-                    backoff = Duration::from_secs(1);
+                    backoff.reset();
                     if out.send(WatchMsg::Rescan).is_err() {
                         return;
                     }
@@ -43,11 +44,11 @@ pub fn spawn(dir: PathBuf, out: mpsc::UnboundedSender<WatchMsg>) -> tokio::task:
                     tracing::debug!(dir = %dir.display(), "cannot watch the manifest directory yet: {e}");
                 }
             }
+            let delay = backoff.next_delay(std::time::Instant::now());
             tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = out.closed() => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(20));
         }
     })
 }
@@ -93,6 +94,8 @@ fn establish(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 pub mod exec;
 pub mod usage;
 
+use super::backoff::{Backoff, BackoffPolicy};
 use super::logs::LogQuery;
 use super::pod_logs::{self, LogError, LogRequest};
 use super::reporter::{ReportConfig, connect};
@@ -60,17 +61,16 @@ pub fn spawn(
     runtime: Arc<dyn Runtime>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = Backoff::new(BackoffPolicy::TUNNEL);
         loop {
             let started = std::time::Instant::now();
             if let Err(e) = session(&cfg, &state, &runtime).await {
                 tracing::info!("log tunnel to the coordinator ended: {e:#}");
             }
             if started.elapsed() > Duration::from_secs(30) {
-                backoff = Duration::from_millis(500);
+                backoff.reset();
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            tokio::time::sleep(backoff.next_delay(std::time::Instant::now())).await;
         }
     })
 }
