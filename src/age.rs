@@ -44,9 +44,29 @@ pub fn since(t: Option<&str>, now: jiff::Timestamp) -> String {
     }
 }
 
+/// An RFC 3339 time to the second (`2026-11-30T14:55:01Z`), as tables and details print
+/// it; the text itself if it does not parse.
+pub fn to_seconds(t: &str) -> String {
+    t.parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|ts| ts.round(jiff::Unit::Second).ok())
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_to_the_second() {
+        assert_eq!(
+            to_seconds("2026-11-30T14:55:01.123456789Z"),
+            "2026-11-30T14:55:01Z"
+        );
+        assert_eq!(to_seconds("2026-11-30T14:55:01.6Z"), "2026-11-30T14:55:02Z");
+        assert_eq!(to_seconds("-"), "-");
+    }
 
     #[test]
     fn durations_like_kubectl() {

@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use comfy_table::{Table, presets::NOTHING};
-
 use crate::agent::{self, AgentConfig, RuntimeKind, config};
 
 /// Arguments: run flags, or a subcommand.
@@ -52,7 +50,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "docker")]
     pub runtime: RuntimeKind,
     /// Agent state directory (socket, records, emptyDir volumes).
-    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODFLEET_AGENT_STATE_DIR",
+        hide_env_values = true
+    )]
     pub state_dir: Option<PathBuf>,
     /// Only read manifests with these extensions (e.g. yaml,yml,json) so backups like
     /// kube-apiserver.yaml.bak are not run. Default: every non-dot file, like the kubelet.
@@ -67,13 +70,19 @@ pub struct RunArgs {
     /// Report to this coordinator: https://HOST:PORT (mutual TLS with the certificate from
     /// `agent enroll`), or http://127.0.0.1:PORT for a `serve --insecure-listen` demo.
     /// Default: the address `agent enroll` wrote to PKI_DIR/coordinator, if any.
-    #[arg(long, value_name = "URL", env = "PODFLEET_COORDINATOR")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PODFLEET_COORDINATOR",
+        hide_env_values = true
+    )]
     pub coordinator: Option<String>,
     /// Where `agent enroll` installed ca.crt, node.crt, node.key and coordinator.
     #[arg(
         long,
         value_name = "DIR",
         env = "PODFLEET_PKI_DIR",
+        hide_env_values = true,
         default_value = "/etc/podfleet"
     )]
     pub pki_dir: PathBuf,
@@ -85,11 +94,18 @@ pub struct RunArgs {
         long,
         hide = true,
         env = "PODFLEET_BACKOFF_SCALE",
+        hide_env_values = true,
         default_value_t = 1.0
     )]
     pub backoff_scale: f64,
     /// Multiply probe durations (testing only).
-    #[arg(long, hide = true, env = "PODFLEET_PROBE_SCALE", default_value_t = 1.0)]
+    #[arg(
+        long,
+        hide = true,
+        env = "PODFLEET_PROBE_SCALE",
+        hide_env_values = true,
+        default_value_t = 1.0
+    )]
     pub probe_scale: f64,
     /// Rotate a container's log at this size (the kubelet's containerLogMaxSize).
     #[arg(long, value_name = "SIZE", default_value = "10Mi", value_parser = agent::logs::parse_size)]
@@ -103,7 +119,12 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Agent state directory.
-    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODFLEET_AGENT_STATE_DIR",
+        hide_env_values = true
+    )]
     pub state_dir: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_parser = ["table", "json", "yaml"], default_value = "table")]
@@ -116,7 +137,12 @@ pub struct RestartArgs {
     /// NAMESPACE/NAME of the pod (manifest name or mirror name).
     pub pod: String,
     /// Agent state directory.
-    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODFLEET_AGENT_STATE_DIR",
+        hide_env_values = true
+    )]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -228,8 +254,7 @@ async fn status(s: StatusArgs) -> anyhow::Result<i32> {
                 "node {}  runtime {}  agent {}  up since {}",
                 snap.node, snap.runtime, snap.version, snap.started_at
             );
-            let mut t = Table::new();
-            t.load_style(NOTHING);
+            let mut t = super::table::new();
             t.set_header([
                 "NAMESPACE",
                 "NAME",
@@ -251,7 +276,7 @@ async fn status(s: StatusArgs) -> anyhow::Result<i32> {
                     p.last_error.clone().unwrap_or_default(),
                 ]);
             }
-            println!("{t}");
+            println!("{}", super::table::render(t));
             for i in &snap.issues {
                 println!("manifest {}: {}", i.file, i.message);
             }

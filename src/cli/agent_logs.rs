@@ -17,7 +17,12 @@ pub struct LogsArgs {
     #[command(flatten)]
     pub flags: LogFlags,
     /// Agent state directory.
-    #[arg(long, value_name = "DIR", env = "PODFLEET_AGENT_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PODFLEET_AGENT_STATE_DIR",
+        hide_env_values = true
+    )]
     pub state_dir: Option<PathBuf>,
 }
 

@@ -28,11 +28,18 @@ pub struct Globals {
         global = true,
         value_name = "DIR",
         env = "PODFLEET_MANIFESTS",
+        hide_env_values = true,
         default_value = "manifests"
     )]
     pub manifests: PathBuf,
     /// Where podfleet keeps its store (push history, coordinator state).
-    #[arg(long, global = true, value_name = "DIR", env = "PODFLEET_STATE_DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "PODFLEET_STATE_DIR",
+        hide_env_values = true
+    )]
     pub state_dir: Option<PathBuf>,
     /// Playbook directory whose group_vars/ and host_vars/ also apply (as ansible-inventory's
     /// --playbook-dir; by default the current directory's count for host variables).

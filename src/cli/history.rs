@@ -1,7 +1,5 @@
 //! `podfleet history [REV]`.
 
-use comfy_table::{Table, presets::NOTHING};
-
 use super::Globals;
 
 /// Arguments.
@@ -24,22 +22,21 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                 "json" => println!("{}", serde_json::to_string_pretty(&revs)?),
                 "yaml" => print!("{}", serde_yaml::to_string(&revs)?),
                 _ => {
-                    let mut t = Table::new();
-                    t.load_style(NOTHING);
+                    let mut t = super::table::new();
                     t.set_header(["REV", "TIME", "USER", "COMMAND", "LIMIT", "NODES"]);
                     for r in revs {
                         let nodes: Vec<String> =
                             r.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         t.add_row([
                             r.id.to_string(),
-                            r.time,
+                            crate::age::to_seconds(&r.time),
                             r.user,
                             r.command,
                             r.limit.unwrap_or_default(),
                             nodes.join(" "),
                         ]);
                     }
-                    println!("{t}");
+                    println!("{}", super::table::render(t));
                 }
             }
         }
@@ -53,13 +50,15 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                 _ => {
                     println!(
                         "revision {}  {}  by {}  ({})",
-                        rev.id, rev.time, rev.user, rev.command
+                        rev.id,
+                        crate::age::to_seconds(&rev.time),
+                        rev.user,
+                        rev.command
                     );
                     if let Some(l) = &rev.limit {
                         println!("limit: {l}");
                     }
-                    let mut t = Table::new();
-                    t.load_style(NOTHING);
+                    let mut t = super::table::new();
                     t.set_header(["NODE", "OUTCOME", "FILE", "SHA256", "POD"]);
                     for (node, n) in &rev.nodes {
                         let outcome = serde_json::to_value(n.outcome)?
@@ -85,7 +84,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                             ]);
                         }
                     }
-                    println!("{t}");
+                    println!("{}", super::table::render(t));
                 }
             }
         }

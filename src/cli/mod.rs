@@ -20,6 +20,7 @@ mod rollback;
 mod rollout;
 mod serve;
 mod status;
+mod table;
 mod validate;
 
 use std::path::PathBuf;

@@ -17,10 +17,22 @@ use super::common::{color, jobs, print_invalid, select_hosts};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnArgs {
     /// Nodes handled at once.
-    #[arg(short = 'f', long, env = "ANSIBLE_FORKS", default_value_t = 25)]
+    #[arg(
+        short = 'f',
+        long,
+        env = "ANSIBLE_FORKS",
+        hide_env_values = true,
+        default_value_t = 25
+    )]
     pub forks: usize,
     /// SSH connect timeout in seconds (ansible_ssh_timeout per host wins).
-    #[arg(short = 'T', long, env = "ANSIBLE_TIMEOUT", default_value_t = 10)]
+    #[arg(
+        short = 'T',
+        long,
+        env = "ANSIBLE_TIMEOUT",
+        hide_env_values = true,
+        default_value_t = 10
+    )]
     pub timeout: u64,
     /// Record host keys of hosts not yet in known_hosts (StrictHostKeyChecking=accept-new).
     #[arg(long)]

@@ -23,6 +23,7 @@ pub struct Args {
         long,
         value_name = "DURATION",
         env = "PODFLEET_NODE_GRACE",
+        hide_env_values = true,
         default_value = "40s"
     )]
     pub node_grace: String,

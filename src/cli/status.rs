@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use comfy_table::{Cell, Color, Table, presets::NOTHING};
+use comfy_table::{Cell, Color, Table};
 
 use crate::agent::config::parse_go_duration;
 use crate::coordinator::api::FleetData;
@@ -91,9 +91,7 @@ fn sync_color(s: SyncState) -> Option<Color> {
 }
 
 fn table() -> Table {
-    let mut t = Table::new();
-    t.load_style(NOTHING);
-    t
+    super::table::new()
 }
 
 /// Render the view as tables (the format `podfleet status` prints).
@@ -164,11 +162,11 @@ pub fn render(v: &FleetView, wide: bool) -> String {
         }
         pods.add_row(row);
     }
-    let mut out = format!("{nodes}\n\n");
+    let mut out = format!("{}\n\n", super::table::render(nodes));
     if v.pods.is_empty() {
         out.push_str("No static pods reported or pushed.\n");
     } else {
-        out.push_str(&format!("{pods}\n"));
+        out.push_str(&format!("{}\n", super::table::render(pods)));
     }
     for n in &v.nodes {
         for i in &n.issues {
@@ -198,8 +196,12 @@ fn node_detail(data: &FleetData, v: &FleetView, node: &str) -> anyhow::Result<St
             &row.runtime
         },
         rec.map(|r| r.node_ip.as_str()).unwrap_or("-"),
-        rec.map(|r| r.started_at.as_str()).unwrap_or("-"),
-        row.last_seen.as_deref().unwrap_or("never"),
+        rec.map(|r| crate::age::to_seconds(&r.started_at))
+            .unwrap_or_else(|| "-".into()),
+        row.last_seen
+            .as_deref()
+            .map(crate::age::to_seconds)
+            .unwrap_or_else(|| "never".into()),
         if data.connected.iter().any(|c| c == node) {
             "yes"
         } else {
@@ -399,7 +401,7 @@ pub async fn events(g: &Globals, a: EventsArgs) -> anyhow::Result<i32> {
                     Cell::new(&e.message),
                 ]);
             }
-            println!("{t}");
+            println!("{}", super::table::render(t));
         }
     }
     Ok(0)
