@@ -252,6 +252,30 @@ fn missing_template_and_bad_inventory_are_clear_errors() {
     let r = podfleet(p.path(), &["-i", "hosts.ini", "validate"], &[]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("hosts.ini"), "{}", r.stderr);
+
+    // A YAML error in group_vars/ is the inventory's, named with file and line, and nothing
+    // runs: not "2 of 2 hosts have invalid manifests", no revision, no retry file.
+    let p = project(&[("web.yaml", GOOD)], &["web.yaml"]);
+    write(&p.path().join("group_vars/nodes.yaml"), "foo: [unclosed\n");
+    for cmd in ["validate", "diff", "push"] {
+        let r = podfleet(
+            p.path(),
+            &["-i", "hosts.ini", "--state-dir", "state", cmd],
+            &[],
+        );
+        assert_eq!(r.code, 1, "{cmd}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("ERROR! inventory: ")
+                && r.stderr
+                    .contains("group_vars/nodes.yaml:2: YAML parsing failed"),
+            "{cmd}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("invalid manifests"), "{}", r.stderr);
+        assert!(!r.stdout.contains("PLAY RECAP"), "{}", r.stdout);
+    }
+    let history = podfleet(p.path(), &["--state-dir", "state", "history"], &[]);
+    assert!(!history.stdout.contains("push"), "{}", history.stdout);
 }
 
 /// Every filter podfleet offers, on dicts in their written order, unicode, floats, None and

@@ -115,7 +115,14 @@ fn hostile_file_names_are_refused_before_anything_is_sent() {
     }
     let r = p.run(&lab, &["push"]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("nothing pushed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("nothing changed on this node"),
+        "{}",
+        r.stdout
+    );
+    // Each error is printed once (not again under every node).
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(all.matches("starts with '-'").count(), 2, "{all}");
     assert!(!lab.nodes[0].dir.exists(), "nothing reached the node");
     assert!(!lab.nodes[0].root.join("-t..").exists());
 }

@@ -58,6 +58,16 @@ impl Fleet {
         options: &LoadOptions,
     ) -> anyhow::Result<Fleet> {
         let inventory = Inventory::load_with(sources, options)?;
+        // A vars file that cannot be read or parsed (a YAML error in group_vars/) breaks the
+        // inventory, not some hosts' manifests: refuse the whole run, as Ansible does.
+        for host in inventory.hosts() {
+            if let Err(
+                e @ (ansible_compat::Error::Parse { .. } | ansible_compat::Error::Io { .. }),
+            ) = inventory.resolved_vars(&host)
+            {
+                anyhow::bail!("inventory: {e} (nothing was done)");
+            }
+        }
         Ok(Fleet {
             inventory,
             manifests_root: manifests_root.to_path_buf(),

@@ -220,10 +220,12 @@ async fn run_job(job: NodeJob, revision: u64, opts: &PushOptions, ssh: &SshOptio
     };
     let wanted = match &job.wanted {
         Ok(w) => w,
+        // The errors themselves were listed once, before any node ran.
         Err(errors) => {
             return fail(format!(
-                "manifests are invalid, nothing pushed:\n  {}",
-                errors.join("\n  ")
+                "{} invalid manifest error(s), nothing changed on this node (`podfleet validate -l {}` lists them)",
+                errors.len(),
+                job.node
             ));
         }
     };
