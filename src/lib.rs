@@ -15,6 +15,7 @@ pub mod nodedir;
 pub mod plan;
 pub mod pod_status;
 pub mod push;
+pub mod rollout;
 pub mod rpc;
 pub mod store;
 pub mod term;

@@ -567,3 +567,69 @@ fn local_connection_needs_no_ssh() {
     .expect(0);
     assert!(r.stdout.contains("ok: [localnode]"), "{}", r.stdout);
 }
+
+/// `push -o json`: one JSON object per line and event (scripts parse it), ending with the
+/// recap; nothing else on stdout.
+#[test]
+fn push_reports_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (good, bad) = (tmp.path().join("good"), tmp.path().join("file-not-dir"));
+    std::fs::write(&bad, "").unwrap();
+    write(
+        &tmp.path().join("inventory.ini"),
+        &format!(
+            "[edge]\nn1 ansible_connection=local static_pod_path={}\nn2 ansible_connection=local static_pod_path={}/sub\n\n[edge:vars]\nstatic_pods=['web.yaml']\n",
+            good.display(),
+            bad.display()
+        ),
+    );
+    write(&tmp.path().join("manifests/web.yaml"), &pod("web", "web:1"));
+    let push = |code| {
+        let r = podfleet(
+            tmp.path(),
+            &[
+                "-i",
+                "inventory.ini",
+                "--state-dir",
+                "state",
+                "push",
+                "-o",
+                "json",
+            ],
+            &[],
+        )
+        .expect(code);
+        r.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{l}: {e}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let events = push(2);
+    let node = |n: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "node" && e["node"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{events:#?}"))
+    };
+    assert_eq!(events[0]["event"], "start");
+    assert_eq!(events[0]["nodes"], 2);
+    assert_eq!(node("n1")["outcome"], "changed");
+    assert_eq!(node("n1")["changes"][0]["file"], "web.yaml");
+    assert_eq!(node("n1")["changes"][0]["action"], "create");
+    assert_eq!(node("n2")["outcome"], "failed");
+    assert!(
+        node("n2")["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let recap = events.last().unwrap();
+    assert_eq!(recap["event"], "recap", "{events:#?}");
+    assert_eq!(recap["changed"], 1);
+    assert_eq!(recap["failed"], 1);
+    assert_eq!(recap["exit_code"], 2);
+    assert_eq!(recap["revision"], 1);
+    assert!(recap["retry_file"].as_str().is_some());
+}

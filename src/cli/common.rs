@@ -6,11 +6,8 @@ use ansible_compat::{LoadMode, LoadOptions, PlaybookDir, VaultSecrets};
 use clap::Args;
 
 use crate::fleet::{self, DesiredState, Fleet};
-use crate::plan::WantedFile;
-use crate::push::NodeJob;
 use crate::store::{Store, default_state_dir};
 use crate::transport::TransportError;
-use crate::transport::target::{self, TargetDefaults};
 
 /// Options accepted by every command.
 #[derive(Debug, Clone, Args)]
@@ -146,62 +143,6 @@ pub fn print_invalid(state: &DesiredState) {
     for line in fleet::summarize(state) {
         eprintln!("{line}");
     }
-}
-
-/// A host's variables (vault values decrypted) and how to reach it; a variable that cannot be
-/// decrypted makes the target an error naming the file and variable, so the host fails
-/// instead of being reached with the wrong settings.
-pub fn host_target(
-    fleet: &Fleet,
-    host: &str,
-    defaults: &TargetDefaults,
-) -> (
-    serde_json::Map<String, serde_json::Value>,
-    Result<crate::transport::Target, String>,
-) {
-    match fleet.inventory.resolved_vars(host) {
-        Ok(vars) => {
-            let target = target::from_vars(host, &vars, defaults);
-            (vars, target)
-        }
-        Err(e) => (Default::default(), Err(e.to_string())),
-    }
-}
-
-/// Turn the desired state into push jobs.
-pub fn jobs(fleet: &Fleet, state: &DesiredState, defaults: &TargetDefaults) -> Vec<NodeJob> {
-    let mut out = Vec::new();
-    for (host, desired) in state {
-        let (vars, target) = host_target(fleet, host, defaults);
-        let (dir, wanted) = match desired {
-            Ok(d) => (
-                d.settings.static_pod_path.clone(),
-                Ok(d.files
-                    .values()
-                    .map(|f| WantedFile {
-                        name: f.name.clone(),
-                        bytes: f.bytes.clone(),
-                        mode: d.settings.file_mode,
-                    })
-                    .collect()),
-            ),
-            Err(diags) => {
-                let dir = vars
-                    .get("static_pod_path")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(fleet::DEFAULT_STATIC_POD_PATH)
-                    .to_string();
-                (dir, Err(diags.iter().map(|d| d.to_string()).collect()))
-            }
-        };
-        out.push(NodeJob {
-            node: host.clone(),
-            target,
-            dir,
-            wanted,
-        });
-    }
-    out
 }
 
 /// Whether to colour stdout.

@@ -1,12 +1,13 @@
 //! `podfleet diff`: what a push would do, per node.
 
-use crate::push::{NodeResult, Reporter, report};
+use crate::push::{PushOptions, report};
+use crate::rollout::{Gate, Rollout};
 use crate::store::NodeOutcome;
 
 use super::Globals;
-use super::common::color;
-use super::push::{ConnArgs, execute};
-use crate::push::PushOptions;
+use super::common::{print_invalid, select_hosts};
+use super::push::ConnArgs;
+use super::reporters::Lines;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -21,21 +22,6 @@ pub struct Args {
     pub conn: ConnArgs,
 }
 
-struct DiffReporter {
-    prune: bool,
-}
-
-impl Reporter for DiffReporter {
-    fn node_done(&self, r: &NodeResult) {
-        let c = color();
-        print!("{}", report::node_diff(r, c));
-        println!("{}", report::status_line(r, c));
-        for n in report::notes(r, self.prune) {
-            println!("{n}");
-        }
-    }
-}
-
 /// Run.
 pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let opts = PushOptions {
@@ -47,7 +33,24 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         lock_timeout: std::time::Duration::ZERO,
         lock: crate::push::lock_info(),
     };
-    let (_fleet, out) = execute(g, &opts, &a.conn, 0, &DiffReporter { prune: a.prune }).await?;
+    let fleet = g.fleet()?;
+    let hosts = select_hosts(g, &fleet)?;
+    let state = fleet.desired_state(&hosts);
+    if state.values().any(Result::is_err) {
+        print_invalid(&state);
+    }
+    let connect = a.conn.resolve()?;
+    let out = Rollout {
+        fleet: &fleet,
+        state,
+        opts: &opts,
+        connect: &connect,
+        gate: Gate::default(),
+        revision: 0,
+        store: None,
+    }
+    .run(&Lines::new(true, a.prune, true))
+    .await?;
     let changed = out
         .results
         .iter()

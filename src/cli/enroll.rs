@@ -65,7 +65,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     let (defaults, ssh) = a.conn.resolve()?;
     let coordinator = coordinator_url(&a.coordinator);
     let jobs = hosts.iter().map(|host| {
-        let (vars, target) = super::common::host_target(&fleet, host, &defaults);
+        let (vars, target) = crate::rollout::jobs::host_target(&fleet, host, &defaults);
         let dir = config_dir(&vars);
         let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
         async move {

@@ -1,17 +1,18 @@
 //! `podfleet push`: write rendered manifests to every selected node.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::fleet::{DesiredState, Fleet};
-use crate::push::{self, NodeResult, PushOptions, Reporter, Serial, report};
-use crate::store::{FileRev, NodeRevision, Revision, Store};
+use crate::push::{self, NodeResult, PushOptions, Serial, report};
+use crate::rollout::record::revision_of;
+use crate::rollout::{Gate, Reporter, Rollout, RunOutput};
+use crate::store::{NodeOutcome, Store};
 use crate::transport::ssh::SshOptions;
 use crate::transport::target::{TargetDefaults, truthy};
 
 use super::Globals;
-use super::common::{color, jobs, print_invalid, select_hosts};
+use super::common::{color, select_hosts};
 
 /// Connection options shared by diff and push.
 #[derive(Debug, Clone, clap::Args)]
@@ -91,89 +92,38 @@ pub struct Args {
     /// Seconds to wait for a node locked by another live push.
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
+    /// Output: `text` (Ansible-style) or `json` (one object per line and event).
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
     #[command(flatten)]
-    pub gate: super::rollout::GateArgs,
+    pub gate: GateArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
 
-/// Prints host lines (and diffs) as nodes finish.
-pub struct PrintReporter {
-    /// Print diffs.
-    pub diff: bool,
-    /// Pruning (changes the stale-file note).
-    pub prune: bool,
+/// Health-gate flags of push (and rollback).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GateArgs {
+    /// After writing, wait until each node runs the new pods Running and Ready, as its agent
+    /// reports to the coordinator (default 120 s). Needs a running `podfleet serve`.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "120")]
+    pub wait: Option<u64>,
+    /// A node not healthy within --wait gets its previous revision's files back.
+    #[arg(long, requires = "wait")]
+    pub rollback_on_failure: bool,
+    /// With --serial: stop after a batch in which more than this percentage of nodes failed
+    /// (like Ansible's max_fail_percentage; default 0: any failure stops).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_fail_percent: Option<u32>,
 }
 
-impl Reporter for PrintReporter {
-    fn node_done(&self, r: &NodeResult) {
-        let c = color();
-        if self.diff {
-            print!("{}", report::node_diff(r, c));
-        }
-        println!("{}", report::status_line(r, c));
-        for n in report::notes(r, self.prune) {
-            eprintln!("{n}");
-        }
-    }
-    fn batch(&self, index: usize, count: usize, nodes: &[String]) {
-        println!(
-            "\nBATCH {index}/{count} [{}] {}",
-            nodes.join(", "),
-            "*".repeat(20)
-        );
-    }
-}
-
-/// Everything a push run produced.
-pub struct RunOutput {
-    /// Per node results.
-    pub results: Vec<NodeResult>,
-    /// The desired state that was pushed.
-    pub state: DesiredState,
-    /// Each node's inventory groups.
-    pub groups: BTreeMap<String, Vec<String>>,
-}
-
-/// Load, render, validate and run (push or check) over the selected hosts.
-pub async fn execute(
-    g: &Globals,
-    opts: &PushOptions,
-    conn: &ConnArgs,
-    revision: u64,
-    reporter: &dyn Reporter,
-) -> anyhow::Result<(Fleet, RunOutput)> {
-    let fleet = g.fleet()?;
-    let hosts = select_hosts(g, &fleet)?;
-    let state = fleet.desired_state(&hosts);
-    let out = execute_state(&fleet, state, opts, conn, revision, reporter).await?;
-    Ok((fleet, out))
-}
-
-/// Run (push or check) a given desired state: rendered, or taken from a revision.
-pub async fn execute_state(
-    fleet: &Fleet,
-    state: DesiredState,
-    opts: &PushOptions,
-    conn: &ConnArgs,
-    revision: u64,
-    reporter: &dyn Reporter,
-) -> anyhow::Result<RunOutput> {
-    if state.values().any(|r| r.is_err()) {
-        print_invalid(&state);
-    }
-    let (defaults, ssh) = conn.resolve()?;
-    let jobs = jobs(fleet, &state, &defaults);
-    let results = push::run_all(jobs, revision, opts, &ssh, reporter).await;
-    let groups = state
-        .keys()
-        .map(|h| (h.clone(), fleet.inventory.host_group_names(h)))
-        .collect();
-    Ok(RunOutput {
-        results,
-        state,
-        groups,
-    })
+/// How a run is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Ansible-style host lines, diffs and the PLAY RECAP.
+    Text,
+    /// One JSON object per line and event, then a `recap` line (for scripts).
+    Json,
 }
 
 /// After a run: the recap, the revision (unless `--check`), the retry file; the exit code.
@@ -184,76 +134,44 @@ pub async fn finish(
     command: &str,
     out: &RunOutput,
     took: std::time::Duration,
+    output: Output,
 ) -> anyhow::Result<i32> {
-    print!("{}", report::recap(&out.results, color()));
+    if output == Output::Text {
+        print!("{}", report::recap(&out.results, color()));
+    }
     if let Some(store) = store {
         let (mut rev, blobs) = revision_of(revision, command, g.limit.clone(), out);
         rev.duration_ms = took.as_millis() as u64;
         store.save_revision(&rev, &blobs).await?;
         eprintln!("recorded as revision {revision} (podfleet history {revision})");
     }
-    if let Some(p) = write_retry(g, &out.results) {
+    let retry = write_retry(g, &out.results);
+    if let Some(p) = &retry {
         eprintln!(
             "to retry the failed hosts: podfleet {}push --limit @{}",
             same_inventory_args(g),
             p.display()
         );
     }
-    Ok(report::exit_code(&out.results))
-}
-
-/// Build the history entry of a run.
-pub fn revision_of(
-    id: u64,
-    command: &str,
-    limit: Option<String>,
-    out: &RunOutput,
-) -> (Revision, Vec<(String, Vec<u8>)>) {
-    let mut nodes = BTreeMap::new();
-    let mut blobs = Vec::new();
-    for r in &out.results {
-        let mut files = BTreeMap::new();
-        if let Some(Ok(d)) = out.state.get(&r.node) {
-            for f in d.files.values() {
-                files.insert(
-                    f.name.clone(),
-                    FileRev {
-                        sha256: f.sha256.clone(),
-                        template: f.template.clone(),
-                        canonical_hash: f.pod.canonical_hash.clone(),
-                        pod: f.pod.key(),
-                        mode: d.settings.file_mode,
-                    },
-                );
-                blobs.push((f.sha256.clone(), f.bytes.clone()));
-            }
-        }
-        nodes.insert(
-            r.node.clone(),
-            NodeRevision {
-                dir: r.dir.clone(),
-                files,
-                outcome: r.outcome,
-                message: r.message.clone(),
-                revision: id,
-                groups: out.groups.get(&r.node).cloned().unwrap_or_default(),
-                roles: match out.state.get(&r.node) {
-                    Some(Ok(d)) => d.settings.roles.clone(),
-                    _ => Vec::new(),
-                },
-            },
-        );
+    let code = report::exit_code(&out.results);
+    if output == Output::Json {
+        let count = |o: NodeOutcome| out.results.iter().filter(|r| r.outcome == o).count();
+        let recap = serde_json::json!({
+            "event": "recap",
+            "revision": store.map(|_| revision),
+            "ok": count(NodeOutcome::Ok),
+            "changed": count(NodeOutcome::Changed),
+            "failed": count(NodeOutcome::Failed),
+            "unreachable": count(NodeOutcome::Unreachable),
+            "rolled_back": count(NodeOutcome::RolledBack),
+            "skipped": count(NodeOutcome::Skipped),
+            "retry_file": retry,
+            "exit_code": code,
+            "duration_ms": took.as_millis() as u64,
+        });
+        println!("{recap}");
     }
-    let rev = Revision {
-        id,
-        time: jiff::Timestamp::now().to_string(),
-        user: push::lock_info().owner,
-        command: command.to_string(),
-        limit,
-        nodes,
-        duration_ms: 0,
-    };
-    (rev, blobs)
+    Ok(code)
 }
 
 /// Push options from arguments.
@@ -340,28 +258,40 @@ pub async fn push_state(
         Some(s) => s.next_revision_id().await?,
         None => 0,
     };
-    let reporter = PrintReporter {
-        diff: a.diff || a.check,
-        prune: a.prune,
+    if state.values().any(Result::is_err) {
+        super::common::print_invalid(&state);
+    }
+    let lines = super::reporters::Lines::new(a.diff || a.check, a.prune, false);
+    let reporter: &dyn Reporter = match a.output {
+        Output::Text => &lines,
+        Output::Json => &super::reporters::JsonLines,
     };
+    let connect = a.conn.resolve()?;
     let started = std::time::Instant::now();
-    let out = match (store, a.gate.wait) {
-        (Some(store), Some(_)) => {
-            super::rollout::Rollout {
-                g,
-                fleet,
-                state,
-                opts: &opts,
-                conn: &a.conn,
-                gate: &a.gate,
-                revision,
-                store,
-                reporter: &reporter,
-            }
-            .run()
-            .await?
-        }
-        _ => execute_state(fleet, state, &opts, &a.conn, revision, &reporter).await?,
-    };
-    finish(g, store, revision, command, &out, started.elapsed()).await
+    let out = Rollout {
+        fleet,
+        state,
+        opts: &opts,
+        connect: &connect,
+        gate: Gate {
+            wait: a.gate.wait.map(Duration::from_secs),
+            rollback_on_failure: a.gate.rollback_on_failure,
+            max_fail_percent: a.gate.max_fail_percent.unwrap_or(0),
+            coordinator: g.state_dir(),
+        },
+        revision,
+        store,
+    }
+    .run(reporter)
+    .await?;
+    finish(
+        g,
+        store,
+        revision,
+        command,
+        &out,
+        started.elapsed(),
+        a.output,
+    )
+    .await
 }

@@ -1,4 +1,5 @@
-//! Run a plan over many nodes in parallel: forks, serial batches, progress, results.
+//! Push one batch of nodes in parallel (forks): plan, lock, apply each node; its results.
+//! Batches, the health gate and rollback belong to the rollout engine (the `rollout` module).
 
 pub mod node;
 pub mod report;
@@ -6,7 +7,6 @@ pub mod report;
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Semaphore;
 
 use crate::nodedir::LockInfo;
@@ -105,102 +105,47 @@ pub fn lock_info() -> LockInfo {
     }
 }
 
-/// Callbacks for output as nodes finish.
-pub trait Reporter: Send + Sync {
-    /// A node finished.
-    fn node_done(&self, result: &NodeResult);
-    /// A batch of a serial run is starting.
-    fn batch(&self, _index: usize, _count: usize, _nodes: &[String]) {}
-}
-
-/// Run jobs with at most `forks` at once, in serial batches if requested. A failing node
-/// never stops the others; a failing serial batch stops the batches after it.
-pub async fn run_all(
+/// Run one batch of jobs, at most `forks` at once; `on_done` sees each result as it comes.
+/// A failing node never stops the others. A job that panics is reported by its node's name.
+pub async fn run_batch(
     jobs: Vec<NodeJob>,
     revision: u64,
     opts: &PushOptions,
     ssh: &SshOptions,
-    reporter: &dyn Reporter,
+    on_done: &(dyn Fn(&NodeResult) + Sync),
 ) -> Vec<NodeResult> {
-    let batch_size = opts
-        .serial
-        .map(|s| s.batch_size(jobs.len()))
-        .unwrap_or(jobs.len().max(1));
-    let batches: Vec<Vec<NodeJob>> = jobs.chunks(batch_size).map(|c| c.to_vec()).collect();
-    let progress = if crate::term::stderr_is_tty() && jobs.len() > 1 {
-        let pb = ProgressBar::new(jobs.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} nodes {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb.enable_steady_tick(Duration::from_millis(120));
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
     let sem = Arc::new(Semaphore::new(opts.forks.max(1)));
-    let mut results = Vec::new();
-    let count = batches.len();
-    let mut stop = false;
-    for (i, batch) in batches.into_iter().enumerate() {
-        if stop {
-            for job in batch {
-                results.push(NodeResult {
-                    node: job.node,
-                    outcome: NodeOutcome::Skipped,
-                    plan: None,
-                    dir: job.dir,
-                    message: Some("not attempted: an earlier batch failed".into()),
-                    notices: vec![],
-                    duration: Duration::ZERO,
-                });
-            }
-            continue;
-        }
-        if opts.serial.is_some() {
-            let names: Vec<String> = batch.iter().map(|j| j.node.clone()).collect();
-            progress.suspend(|| reporter.batch(i + 1, count, &names));
-        }
-        let mut set = tokio::task::JoinSet::new();
-        // Which node each task pushes, so a task that panics is still reported by name.
-        let mut names = std::collections::HashMap::new();
-        for job in batch {
-            let sem = sem.clone();
-            let opts = opts.clone();
-            let ssh = ssh.clone();
-            let node = job.node.clone();
-            let handle = set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                run_job(job, revision, &opts, &ssh).await
-            });
-            names.insert(handle.id(), node);
-        }
-        let mut batch_failed = false;
-        while let Some(r) = set.join_next().await {
-            let r = match r {
-                Ok(r) => r,
-                Err(e) => NodeResult {
-                    node: names.remove(&e.id()).unwrap_or_default(),
-                    outcome: NodeOutcome::Failed,
-                    plan: None,
-                    dir: String::new(),
-                    message: Some(format!("internal error: {e}")),
-                    notices: vec![],
-                    duration: Duration::ZERO,
-                },
-            };
-            batch_failed |= matches!(r.outcome, NodeOutcome::Failed | NodeOutcome::Unreachable);
-            progress.inc(1);
-            progress.suspend(|| reporter.node_done(&r));
-            results.push(r);
-        }
-        if batch_failed && opts.serial.is_some() {
-            stop = true;
-        }
+    let mut set = tokio::task::JoinSet::new();
+    // Which node each task pushes, so a task that panics is still reported by name.
+    let mut names = std::collections::HashMap::new();
+    for job in jobs {
+        let sem = sem.clone();
+        let opts = opts.clone();
+        let ssh = ssh.clone();
+        let node = job.node.clone();
+        let handle = set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            run_job(job, revision, &opts, &ssh).await
+        });
+        names.insert(handle.id(), node);
     }
-    progress.finish_and_clear();
+    let mut results = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => NodeResult {
+                node: names.remove(&e.id()).unwrap_or_default(),
+                outcome: NodeOutcome::Failed,
+                plan: None,
+                dir: String::new(),
+                message: Some(format!("internal error: {e}")),
+                notices: vec![],
+                duration: Duration::ZERO,
+            },
+        };
+        on_done(&r);
+        results.push(r);
+    }
     results
 }
 
