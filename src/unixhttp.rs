@@ -1,5 +1,6 @@
-//! Streaming HTTP/1.1 GET over a unix socket (hyper), for the CLI's log commands against the
-//! agent's and the coordinator's local sockets.
+//! HTTP/1.1 over a unix socket (hyper): the CLI's client for the agent's and the
+//! coordinator's local sockets — whole requests ([`request`]) and streaming GETs for logs
+//! ([`get`]).
 
 use std::path::Path;
 
@@ -37,8 +38,15 @@ impl Streaming {
     }
 }
 
-/// GET `path` on `socket`; `what` names the server in the error when it cannot be reached.
-pub async fn get(socket: &Path, path: &str, what: &str) -> anyhow::Result<Streaming> {
+/// Send `method path` with a JSON `body` to `socket`; the response as it starts. `what`
+/// names the server in the error when it cannot be reached.
+async fn send(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    what: &str,
+) -> anyhow::Result<Streaming> {
     let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot reach {}: {e} (is {what} running?)",
@@ -48,12 +56,36 @@ pub async fn get(socket: &Path, path: &str, what: &str) -> anyhow::Result<Stream
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = http::Request::get(path)
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
         .header(http::header::HOST, "podfleet")
-        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+            body,
+        )))?;
     let resp = sender.send_request(req).await?;
     Ok(Streaming {
         status: resp.status().as_u16(),
         body: resp.into_body(),
     })
+}
+
+/// GET `path` on `socket`, its body streamed.
+pub async fn get(socket: &Path, path: &str, what: &str) -> anyhow::Result<Streaming> {
+    send(socket, "GET", path, b"", what).await
+}
+
+/// `method path` with `body` on `socket`: the status and the whole body.
+pub async fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    what: &str,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let resp = send(socket, method, path, body, what).await?;
+    let status = resp.status;
+    let body = resp.body.collect().await?.to_bytes().to_vec();
+    Ok((status, body))
 }

@@ -254,68 +254,18 @@ pub async fn serve_tcp(
     }))
 }
 
-/// A tiny HTTP/1.1 client over the unix socket (for `podfleet agent status`).
+/// `method path` on the agent's socket (for `podfleet agent status`, `restart`).
 pub async fn unix_request(
     socket: &Path,
     method: &str,
     path: &str,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
-    unix_request_with_body(socket, method, path, b"")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e} (is `podfleet agent` running with this --state-dir?)"))
-}
-
-/// The same with a request body (JSON); also used to talk to the coordinator's socket.
-pub async fn unix_request_with_body(
-    socket: &Path,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> anyhow::Result<(u16, Vec<u8>)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::UnixStream::connect(socket)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", socket.display()))?;
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: podfleet\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
-    s.write_all(body).await?;
-    let mut buf = Vec::with_capacity(64 * 1024);
-    s.read_to_end(&mut buf).await?;
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("malformed response"))?;
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    buf.drain(..split + 4);
-    let mut body = buf;
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn dechunk(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let Some(end) = b[i..].windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[i..i + end]).trim(), 16).unwrap_or(0);
-        i += end + 2;
-        if size == 0 || i + size > b.len() {
-            break;
-        }
-        out.extend_from_slice(&b[i..i + size]);
-        i += size + 2;
-    }
-    out
+    crate::unixhttp::request(
+        socket,
+        method,
+        path,
+        b"",
+        "`podfleet agent` with this --state-dir",
+    )
+    .await
 }

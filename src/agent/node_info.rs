@@ -30,7 +30,7 @@ pub fn gather(state_dir: &Path, runtime_version: String) -> rpc::NodeInfo {
         max_pods: MAX_PODS,
         os_image: os_image(&read("/etc/os-release")),
         kernel_version: read("/proc/sys/kernel/osrelease"),
-        architecture: go_arch(std::env::consts::ARCH).to_string(),
+        architecture: rpc::go_arch(std::env::consts::ARCH).to_string(),
         container_runtime_version: runtime_version,
         machine_id: read("/etc/machine-id"),
         boot_id: read("/proc/sys/kernel/random/boot_id"),
@@ -55,22 +55,6 @@ fn os_image(os_release: &str) -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-/// Rust's architecture names as Go's GOARCH (what `kubernetes.io/arch` and
-/// `nodeInfo.architecture` carry).
-pub fn go_arch(rust: &str) -> &str {
-    match rust {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,8 +71,8 @@ mod tests {
             "Debian GNU/Linux 12 (bookworm)"
         );
         assert_eq!(os_image(""), "Linux");
-        assert_eq!(go_arch("x86_64"), "amd64");
-        assert_eq!(go_arch("aarch64"), "arm64");
+        assert_eq!(rpc::go_arch("x86_64"), "amd64");
+        assert_eq!(rpc::go_arch("aarch64"), "arm64");
     }
 
     #[test]

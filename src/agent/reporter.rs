@@ -100,8 +100,8 @@ pub(crate) async fn connect(cfg: &ReportConfig) -> anyhow::Result<tonic::transpo
         .with_context(|| format!("bad coordinator address {:?}", cfg.endpoint))?
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(20))
-        .initial_stream_window_size(crate::coordinator::server::H2_STREAM_WINDOW)
-        .initial_connection_window_size(crate::coordinator::server::H2_CONNECTION_WINDOW)
+        .initial_stream_window_size(crate::rpc::H2_STREAM_WINDOW)
+        .initial_connection_window_size(crate::rpc::H2_CONNECTION_WINDOW)
         .keep_alive_timeout(Duration::from_secs(10));
     if cfg.endpoint.starts_with("https://") {
         let tls = cfg
@@ -112,7 +112,7 @@ pub(crate) async fn connect(cfg: &ReportConfig) -> anyhow::Result<tonic::transpo
             ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(&tls.ca))
                 .identity(Identity::from_pem(&tls.cert, &tls.key))
-                .domain_name(crate::coordinator::pki::SERVER_NAME),
+                .domain_name(crate::rpc::SERVER_NAME),
         )?;
     }
     Ok(ep.connect().await?)

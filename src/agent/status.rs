@@ -35,19 +35,6 @@ fn time(s: &str) -> Option<Time> {
     s.parse::<jiff::Timestamp>().ok().map(Time)
 }
 
-/// A stable fake UID for the Node object (owner reference target).
-pub fn node_uid(node: &str) -> String {
-    let h = crate::manifest::content_sha256(format!("node:{node}").as_bytes());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn api_state(s: &ContainerState) -> api::ContainerState {
     match s {
         ContainerState::Waiting { reason, message } => api::ContainerState {
@@ -123,7 +110,7 @@ pub fn mirror_pod(run: &PodRun, seen: &str, rt: &PodRuntimeStatus) -> api::Pod {
         api_version: "v1".into(),
         kind: "Node".into(),
         name: run.node.clone(),
-        uid: node_uid(&run.node),
+        uid: crate::manifest::identity::object_uid(&run.node),
         controller: Some(true),
         block_owner_deletion: None,
     }]);

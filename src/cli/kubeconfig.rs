@@ -49,7 +49,7 @@ pub fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
     print!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: podfleet\n  cluster:\n    server: https://{server}\n    certificate-authority-data: {}\n    tls-server-name: {}\nusers:\n- name: podfleet-admin\n  user:\n{user}contexts:\n- name: podfleet\n  context:\n    cluster: podfleet\n    user: podfleet-admin\ncurrent-context: podfleet\n",
         b64(pki.ca_cert()),
-        crate::coordinator::pki::SERVER_NAME,
+        crate::rpc::SERVER_NAME,
     );
     Ok(0)
 }

@@ -1,6 +1,6 @@
 //! The coordinator's local API: HTTP over `<state-dir>/coordinator.sock` (mode 0600). While
 //! `serve` holds sled's lock, the CLI reads the fleet and records pushes through it
-//! (see [`super::client`]). `/metrics` is also served here and on `--metrics-listen`.
+//! (the `client` module is its other end). `/metrics` is also served here and on `--metrics-listen`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::server::Shared;
+use super::shared::Shared;
 use crate::store::{NodeRevision, Reported, Revision, RevisionSummary, Store};
 
 /// Where the socket lives.
@@ -73,10 +73,9 @@ async fn log_targets(
     State(s): State<Arc<Shared>>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<Vec<super::logs_api::LogTarget>>, ApiError> {
-    let selector = super::kube::selector::Selector::labels(
-        q.get("labelSelector").map(String::as_str).unwrap_or(""),
-    )
-    .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid selector: {e}")))?;
+    let selector =
+        super::selector::Selector::labels(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid selector: {e}")))?;
     let mirrors: Vec<serde_json::Value> = s
         .store
         .mirrors()

@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use base64::Engine as _;
 
 use super::api::{FleetData, SaveRevision, socket_path};
-use crate::agent::api::unix_request_with_body;
 use crate::store::{NodeRevision, Revision, RevisionSummary, SledStore, Store};
 
 /// The push history store behind a running coordinator.
@@ -19,7 +18,8 @@ pub struct RemoteStore {
 
 impl RemoteStore {
     async fn call(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
-        let (code, out) = unix_request_with_body(&self.socket, method, path, body).await?;
+        let (code, out) =
+            crate::unixhttp::request(&self.socket, method, path, body, "podfleet serve").await?;
         if code >= 500 {
             anyhow::bail!(
                 "the coordinator failed: {}",
@@ -100,7 +100,7 @@ pub async fn running(state_dir: &Path) -> Option<RemoteStore> {
     if !socket.exists() {
         return None;
     }
-    match unix_request_with_body(&socket, "GET", "/healthz", b"").await {
+    match crate::unixhttp::request(&socket, "GET", "/healthz", b"", "podfleet serve").await {
         Ok((200, _)) => Some(RemoteStore { socket }),
         _ => None,
     }

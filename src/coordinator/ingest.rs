@@ -1,8 +1,8 @@
 //! Turning agent messages into store records. The conversions are pure; [`Ingest::apply`]
 //! writes them to the store.
 
+use super::feed::{Change, WatchHub};
 use super::index::FleetIndex;
-use super::kube::watch::{Change, WatchHub};
 use crate::rpc::{self, agent_message::Body};
 use crate::store::{ContainerRecord, EventRecord, NodeInfo, NodeRecord, PodRecord, SledStore};
 
@@ -419,7 +419,7 @@ mod tests {
             grace: std::time::Duration::from_secs(40),
         };
         let (_, mut rx) = hub
-            .subscribe(crate::coordinator::kube::watch::Start::Current)
+            .subscribe(crate::coordinator::feed::Start::Current)
             .unwrap();
         let pod = |uid: &str, phase: &str| rpc::PodStatus {
             uid: uid.into(),

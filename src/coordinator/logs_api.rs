@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::server::Shared;
+use super::shared::Shared;
 use super::tunnels::{LogParams, OpenError, TunnelStream};
 
 /// The `pods/log` query parameters as kube-apiserver validates them.
@@ -116,7 +116,7 @@ pub fn targets(
     mirrors: &[Value],
     namespace: Option<&str>,
     name: Option<&str>,
-    selector: &super::kube::selector::Selector,
+    selector: &super::selector::Selector,
 ) -> Vec<LogTarget> {
     let mut out: Vec<LogTarget> = mirrors
         .iter()
@@ -189,11 +189,11 @@ mod tests {
             })
         };
         let all = [pod("x", "web-n1", "web"), pod("y", "db-n1", "db")];
-        let sel = super::super::kube::selector::Selector::labels("app=web").unwrap();
+        let sel = super::super::selector::Selector::labels("app=web").unwrap();
         let t = targets(&all, None, None, &sel);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].containers, ["a", "b"]);
-        let none = super::super::kube::selector::Selector::default();
+        let none = super::super::selector::Selector::default();
         assert_eq!(targets(&all, Some("y"), None, &none)[0].pod, "db-n1");
         assert!(targets(&all, Some("x"), Some("db-n1"), &none).is_empty());
     }

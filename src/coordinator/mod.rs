@@ -9,12 +9,15 @@
 
 pub mod api;
 pub mod client;
+pub mod feed;
 pub mod index;
 pub mod ingest;
 pub mod kube;
 pub mod logs_api;
 pub mod pki;
+pub mod selector;
 pub mod server;
+pub mod shared;
 pub mod tls_accept;
 pub mod tunnels;
 pub mod view;

@@ -11,7 +11,7 @@ use rcgen::{
 };
 
 /// The DNS name agents expect in the coordinator's certificate, whatever address they dial.
-pub const SERVER_NAME: &str = "podfleet-coordinator";
+pub use crate::rpc::SERVER_NAME;
 
 /// A certificate and its private key, PEM-encoded.
 #[derive(Debug, Clone)]

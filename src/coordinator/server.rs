@@ -3,12 +3,11 @@
 //! TLS is terminated here (tokio-rustls) rather than inside tonic so that every refused
 //! handshake (no certificate, another CA, expired) gets a log line naming the peer.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,13 +18,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ingest::Ingest;
 use super::pki::{self, Pki};
+pub use super::shared::{Counters, Shared};
 use crate::rpc::{self, coordinator_server};
 use crate::store::{EventRetention, SledStore};
 
-/// HTTP/2 flow-control windows of the agent connections (both ends use them).
-pub const H2_STREAM_WINDOW: u32 = 2 * 1024 * 1024;
-/// See [`H2_STREAM_WINDOW`].
-pub const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+use crate::rpc::{H2_CONNECTION_WINDOW, H2_STREAM_WINDOW};
 
 /// Settings of `podfleet serve`.
 #[derive(Debug, Clone)]
@@ -46,54 +43,6 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Serve the read-only Kubernetes API here.
     pub kube_listen: Option<SocketAddr>,
-}
-
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct Counters {
-    /// Messages ingested.
-    pub reports: AtomicU64,
-    /// Pod statuses written.
-    pub pod_updates: AtomicU64,
-    /// Events written.
-    pub events: AtomicU64,
-    /// Streams or handshakes refused.
-    pub refused: AtomicU64,
-}
-
-/// State shared by the service and the local API.
-pub struct Shared {
-    /// The store (the coordinator holds sled's lock).
-    pub store: SledStore,
-    /// Grace period for NotReady.
-    pub grace: Duration,
-    /// Counters.
-    pub counters: Counters,
-    /// Open report streams per node.
-    pub connected: std::sync::Mutex<BTreeMap<String, usize>>,
-    /// Pod changes for Kubernetes API watches.
-    pub hub: super::kube::watch::WatchHub,
-    /// Nodes and pods in memory, for the fleet view.
-    pub index: std::sync::RwLock<super::index::FleetIndex>,
-    /// The agents' log tunnels.
-    pub tunnels: Arc<super::tunnels::TunnelHub>,
-}
-
-impl Shared {
-    fn connect(&self, node: &str, delta: isize) {
-        let mut c = self.connected.lock().unwrap_or_else(|e| e.into_inner());
-        let n = c.entry(node.to_string()).or_insert(0);
-        *n = n.saturating_add_signed(delta);
-        if *n == 0 {
-            c.remove(node);
-        }
-    }
-
-    /// Nodes with an open report stream.
-    pub fn connected_nodes(&self) -> Vec<String> {
-        let c = self.connected.lock().unwrap_or_else(|e| e.into_inner());
-        c.keys().cloned().collect()
-    }
 }
 
 struct ReportService {
@@ -273,7 +222,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let store = SledStore::open(&cfg.state_dir)?;
     let index = super::index::FleetIndex::load(store.reported()?);
     // Watches from a resourceVersion before this start are expired (410): the history is new.
-    let hub = super::kube::watch::WatchHub::starting_at(store.next_id()?);
+    let hub = super::feed::WatchHub::starting_at(store.next_id()?);
     let shared = Arc::new(Shared {
         store,
         grace: cfg.grace,

@@ -130,6 +130,20 @@ fn default(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+/// A stable UID-shaped id for an object podfleet synthesizes (a Node, the mirror pods' owner
+/// reference; `namespace/<name>`, `event/<name>` for others), the same on every coordinator.
+pub fn object_uid(name: &str) -> String {
+    let h = content_sha256(format!("node:{name}").as_bytes());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// Kubernetes' default `imagePullPolicy`: `Always` for `:latest` or untagged images, else `IfNotPresent`.
 pub fn default_pull_policy(image: &str) -> &'static str {
     if image.contains('@') {

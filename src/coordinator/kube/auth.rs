@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::super::pki::Pki;
-use super::selector::Selector;
+use super::super::selector::Selector;
 use super::{KubeApi, exec, status};
 
 /// The identity in the TLS client's certificate from the fleet CA (rustls verified it), if

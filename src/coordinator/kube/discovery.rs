@@ -112,7 +112,7 @@ pub(super) async fn serve(
             "buildDate": "",
             "goVersion": "",
             "compiler": "rustc",
-            "platform": format!("linux/{}", crate::agent::node_info::go_arch(std::env::consts::ARCH)),
+            "platform": format!("linux/{}", crate::rpc::go_arch(std::env::consts::ARCH)),
         })),
         ["api"] => ok_json(&json!({
             "kind": "APIVersions",

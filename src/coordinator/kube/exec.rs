@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::super::server::Shared;
+use super::super::shared::Shared;
 use super::super::tunnels::{ExecParams, Frame, TunnelStream};
 use super::status;
 

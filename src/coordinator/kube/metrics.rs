@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::super::server::Shared;
-use super::selector::Selector;
+use super::super::selector::Selector;
+use super::super::shared::Shared;
 use super::{ok_json, status};
 use crate::rpc;
 

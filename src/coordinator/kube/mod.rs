@@ -13,11 +13,9 @@ pub mod objects;
 mod openapi;
 mod podlog;
 mod reviews;
-pub mod selector;
 pub mod stream;
 pub mod synth;
 pub mod table;
-pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -32,10 +30,10 @@ use axum::{Extension, Router};
 use serde_json::{Value, json};
 
 use super::pki::Pki;
-use super::server::Shared;
+use super::selector::Selector;
+use super::shared::Shared;
 pub use auth::token;
 use auth::{Caller, ClientCert, Peer, authorize, bearer_ok, client_key, exec_route};
-use selector::Selector;
 
 /// The Kubernetes version podfleet's API answers as (k8s-openapi's feature).
 pub(super) const KUBE_MINOR: &str = "33";
@@ -438,12 +436,12 @@ async fn watch(
         Err(e) => return internal(e),
     };
     let start = match params.start {
-        watch::Start::Current => (snap.rv, Vec::new()),
-        watch::Start::From(rv) => (rv, replay),
+        super::feed::Start::Current => (snap.rv, Vec::new()),
+        super::feed::Start::From(rv) => (rv, replay),
     };
     let initial = match params.start {
-        watch::Start::Current => snap.take(resource),
-        watch::Start::From(_) => Vec::new(),
+        super::feed::Start::Current => snap.take(resource),
+        super::feed::Start::From(_) => Vec::new(),
     };
     let w = stream::Watch {
         resource,

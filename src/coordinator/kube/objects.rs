@@ -30,7 +30,7 @@ pub fn node(
 ) -> Value {
     let info = &rec.info;
     let arch = if info.architecture.is_empty() {
-        crate::agent::node_info::go_arch(std::env::consts::ARCH).to_string()
+        crate::rpc::go_arch(std::env::consts::ARCH).to_string()
     } else {
         info.architecture.clone()
     };
@@ -101,7 +101,7 @@ pub fn node(
     let n = api::Node {
         metadata: ObjectMeta {
             name: Some(rec.name.clone()),
-            uid: Some(crate::agent::status::node_uid(&rec.name)),
+            uid: Some(crate::manifest::identity::object_uid(&rec.name)),
             labels: Some(labels),
             creation_timestamp: time(&rec.first_seen),
             ..Default::default()
@@ -176,7 +176,9 @@ pub fn namespaces(pods: &[Value], events: &[EventRecord]) -> Vec<Value> {
             let ns = api::Namespace {
                 metadata: ObjectMeta {
                     name: Some(n.clone()),
-                    uid: Some(crate::agent::status::node_uid(&format!("namespace/{n}"))),
+                    uid: Some(crate::manifest::identity::object_uid(&format!(
+                        "namespace/{n}"
+                    ))),
                     labels: Some(BTreeMap::from([(
                         "kubernetes.io/metadata.name".to_string(),
                         n,
@@ -212,7 +214,7 @@ pub fn event(e: &EventRecord, uids: &BTreeMap<(String, String), String>) -> Valu
         "metadata": {
             "name": name,
             "namespace": e.namespace,
-            "uid": crate::agent::status::node_uid(&format!("event/{name}")),
+            "uid": crate::manifest::identity::object_uid(&format!("event/{name}")),
             "creationTimestamp": e.first_time,
         },
         "involvedObject": {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 
-use super::super::server::Shared;
+use super::super::shared::Shared;
 use super::status;
 
 /// Serve one log request. Only the fleet's readers (admin certificate or token) read logs:

@@ -18,9 +18,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::super::feed::{Change, Start, Window, key_of};
 use super::table::{self, IncludeObject};
-use super::watch::{Change, Start, Window, key_of};
-use crate::coordinator::server::Shared;
+use crate::coordinator::shared::Shared;
 
 /// How often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::watch::{Change, WatchHub, key_of};
+use super::super::feed::{Change, WatchHub, key_of};
 
 /// The resources the tracker keeps.
 pub const SYNTHESIZED: [&str; 3] = ["nodes", "namespaces", "events"];
@@ -131,7 +131,9 @@ mod tests {
     fn only_changes_get_a_new_resource_version() {
         let (hub, tracker, ids) = (WatchHub::default(), Tracker::default(), AtomicU64::new(0));
         let next = || Ok(ids.fetch_add(1, Ordering::SeqCst) + 1);
-        let (_, mut rx) = hub.subscribe(super::super::watch::Start::Current).unwrap();
+        let (_, mut rx) = hub
+            .subscribe(super::super::super::feed::Start::Current)
+            .unwrap();
         tracker
             .observe(
                 &hub,

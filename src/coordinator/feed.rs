@@ -1,5 +1,6 @@
-//! Change notifications for `?watch=true`. Every change to an object the API serves (pod
-//! writes in ingest, and the node, namespace and event objects [`super::synth`] rebuilds)
+//! The coordinator's change feed (for the Kubernetes API's `?watch=true`). Every change to an
+//! object the API serves (pod writes in ingest, and the node, namespace and event objects the
+//! kube API's `synth` rebuilds)
 //! becomes an ADDED/MODIFIED/DELETED [`Change`] with a resourceVersion from the store's id
 //! counter. A bounded history lets a watch that starts from a list's resourceVersion replay
 //! what it missed; a resourceVersion older than the history is `410 Gone` (`Expired`).
