@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use podfleet::coordinator::pki::{Pki, SERVER_NAME};
-use podfleet::coordinator::server::{ServeConfig, serve};
+use podfleet::coordinator::server::{Listeners, ServeConfig, serve};
 use podfleet::rpc::{self, agent_message::Body};
 use podfleet::store::{EventRetention, NodeRecord, PodRecord, SledStore};
 use tokio::sync::mpsc;
@@ -121,7 +121,8 @@ async fn ingest(state: &Path) {
         metrics_listen: None,
         kube_listen: None,
     };
-    tokio::spawn(async move { serve(cfg).await.unwrap() });
+    let listeners = Listeners::bind(&cfg).await.unwrap();
+    tokio::spawn(async move { serve(cfg, listeners, std::future::pending()).await.unwrap() });
     let sock = state.join("coordinator.sock");
     while !sock.exists() {
         tokio::time::sleep(Duration::from_millis(50)).await;

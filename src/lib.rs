@@ -17,6 +17,7 @@ pub mod pod_status;
 pub mod push;
 pub mod rollout;
 pub mod rpc;
+pub mod signals;
 pub mod store;
 pub mod term;
 pub mod transport;

@@ -53,31 +53,37 @@ pub async fn open_runtime(
     })
 }
 
-/// Run the agent in the foreground until SIGTERM/SIGINT. Pods keep running after it exits.
-pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
+/// Run the agent until `shutdown` resolves (the CLI passes SIGTERM/SIGINT). Pods keep
+/// running after it returns.
+pub async fn run(
+    cfg: AgentConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create state dir {}", cfg.state_dir.display()))?;
     let rt = open_runtime(cfg.runtime, &cfg.node_name, &cfg.state_dir).await?;
     let state = Arc::new(AgentState::new(&cfg.node_name, rt.name()));
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let socket = cfg.state_dir.join("agent.sock");
-    let _api = api::serve_unix(&socket, state.clone(), req_tx.clone(), rt.clone())
-        .await
-        .with_context(|| format!("cannot listen on {}", socket.display()))?;
-    if let Some(addr) = cfg.metrics_listen {
-        api::serve_tcp(addr, state.clone(), req_tx.clone(), rt.clone())
+    // Background tasks, stopped when the agent stops (in-process runs leave nothing behind).
+    let mut tasks = vec![
+        api::serve_unix(&socket, state.clone(), req_tx.clone(), rt.clone())
             .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .with_context(|| format!("cannot listen on {}", socket.display()))?,
+    ];
+    if let Some(addr) = cfg.metrics_listen {
+        tasks.push(
+            api::serve_tcp(addr, state.clone(), req_tx.clone(), rt.clone())
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        );
     }
     let node_info = node_info::gather(&cfg.state_dir, rt.version().await);
-    let _reporter = cfg.report.clone().map(|mut r| {
+    if let Some(mut r) = cfg.report.clone() {
         r.node_info = node_info;
-        reporter::spawn(r, state.clone())
-    });
-    let _tunnel = cfg
-        .report
-        .clone()
-        .map(|r| tunnel::spawn(r, state.clone(), rt.clone()));
+        tasks.push(reporter::spawn(r.clone(), state.clone()));
+        tasks.push(tunnel::spawn(r, state.clone(), rt.clone()));
+    }
     let existing = loop {
         match rt.list().await {
             Ok(l) => break l,
@@ -114,21 +120,19 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         cfg.probe_scale,
     );
     let (watch_tx, watch_rx) = mpsc::unbounded_channel();
-    let _watcher = watcher::spawn(cfg.manifest_dir.clone(), watch_tx);
+    tasks.push(watcher::spawn(cfg.manifest_dir.clone(), watch_tx));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        shutdown.await;
         let _ = stop_tx.send(true);
     });
     tracing::info!(node = %cfg.node_name, dir = %cfg.manifest_dir.display(), runtime = rt.name(), "agent started");
     reconciler
         .run(watch_rx, parsed_rx, done_rx, req_rx, cfg.resync, stop_rx)
         .await;
+    for t in tasks {
+        t.abort();
+    }
     let _ = std::fs::remove_file(&socket);
     tracing::info!("agent stopped; pods keep running");
     Ok(())

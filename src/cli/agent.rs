@@ -235,7 +235,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
             max_files: usize::from(r.container_log_max_files),
         },
     };
-    agent::run(cfg).await?;
+    agent::run(cfg, crate::signals::terminated()).await?;
     Ok(0)
 }
 

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::agent::config::parse_go_duration;
-use crate::coordinator::server::{ServeConfig, serve};
+use crate::coordinator::server::{Listeners, ServeConfig, serve};
+use crate::signals::terminated;
 use crate::store::EventRetention;
 
 use super::Globals;
@@ -67,6 +68,7 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         metrics_listen: a.metrics_listen,
         kube_listen: (!a.no_kube_api).then_some(a.kube_listen),
     };
-    serve(cfg).await?;
+    let listeners = Listeners::bind(&cfg).await?;
+    serve(cfg, listeners, terminated()).await?;
     Ok(0)
 }

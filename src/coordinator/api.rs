@@ -309,10 +309,9 @@ pub async fn serve_unix(
 
 /// Serve `/metrics` (and `/healthz`) on TCP.
 pub async fn serve_tcp(
-    addr: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))

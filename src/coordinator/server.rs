@@ -207,15 +207,59 @@ fn tls_incoming(
     tokio_stream::StreamExt::map(ReceiverStream::new(rx), |(stream, _)| Ok(stream))
 }
 
-/// Run the coordinator until SIGTERM/SIGINT.
-pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
-    if let Some(addr) = cfg.insecure_listen
-        && !addr.ip().is_loopback()
-    {
-        anyhow::bail!(
-            "--insecure-listen {addr}: plaintext is only allowed on loopback addresses; agents elsewhere must use TLS (--listen)"
-        );
+/// The coordinator's listeners, bound by the caller (port 0 works: tests run the
+/// coordinator in-process).
+pub struct Listeners {
+    /// Agents, mutual TLS.
+    pub grpc: tokio::net::TcpListener,
+    /// Agents, plaintext (loopback only; demos).
+    pub insecure: Option<tokio::net::TcpListener>,
+    /// `/metrics` over TCP.
+    pub metrics: Option<tokio::net::TcpListener>,
+    /// The read-only Kubernetes API.
+    pub kube: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Bind the addresses `cfg` names.
+    pub async fn bind(cfg: &ServeConfig) -> anyhow::Result<Listeners> {
+        async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<tokio::net::TcpListener> {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} ({flag})"))
+        }
+        if let Some(addr) = cfg.insecure_listen
+            && !addr.ip().is_loopback()
+        {
+            anyhow::bail!(
+                "--insecure-listen {addr}: plaintext is only allowed on loopback addresses; agents elsewhere must use TLS (--listen)"
+            );
+        }
+        Ok(Listeners {
+            grpc: bind(cfg.listen, "--listen").await?,
+            insecure: match cfg.insecure_listen {
+                Some(a) => Some(bind(a, "--insecure-listen").await?),
+                None => None,
+            },
+            metrics: match cfg.metrics_listen {
+                Some(a) => Some(bind(a, "--metrics-listen").await?),
+                None => None,
+            },
+            kube: match cfg.kube_listen {
+                Some(a) => Some(bind(a, "--kube-listen").await?),
+                None => None,
+            },
+        })
     }
+}
+
+/// Run the coordinator on `listeners` until `shutdown` resolves (the caller owns signals),
+/// then flush the store and remove the local socket.
+pub async fn serve(
+    cfg: ServeConfig,
+    listeners: Listeners,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create {}", cfg.state_dir.display()))?;
     let pki = Pki::load_or_create(&cfg.state_dir)?;
@@ -232,28 +276,24 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         index: std::sync::RwLock::new(index),
         tunnels: Default::default(),
     });
+    let listen = listeners.grpc.local_addr()?;
     let mut names = cfg.server_names.clone();
-    names.push(cfg.listen.ip().to_string());
+    names.push(listen.ip().to_string());
     let tls = tls_config(&pki, &names)?;
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let socket = super::api::socket_path(&cfg.state_dir);
-    let _api = super::api::serve_unix(&socket, shared.clone())
-        .await
-        .with_context(|| format!("cannot listen on {}", socket.display()))?;
-    if let Some(addr) = cfg.metrics_listen {
-        super::api::serve_tcp(addr, shared.clone()).await?;
+    let mut tasks = vec![
+        super::api::serve_unix(&socket, shared.clone())
+            .await
+            .with_context(|| format!("cannot listen on {}", socket.display()))?,
+    ];
+    if let Some(l) = listeners.metrics {
+        tasks.push(super::api::serve_tcp(l, shared.clone()).await?);
     }
-    if let Some(addr) = cfg.kube_listen {
-        super::kube::serve(
-            addr,
-            &cfg.state_dir,
-            &pki,
-            &cfg.server_names,
-            shared.clone(),
-        )
-        .await?;
+    if let Some(l) = listeners.kube {
+        let addr = l.local_addr()?;
+        tasks.push(
+            super::kube::serve(l, &cfg.state_dir, &pki, &cfg.server_names, shared.clone()).await?,
+        );
         tracing::info!(%addr, "Kubernetes API (read-only) listening; `podfleet kubeconfig` prints a kubeconfig");
     }
     let svc = || ReportService {
@@ -262,16 +302,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     };
     let secure = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
-        // Windows large enough for log streams: with h2's 64 KiB default, flow control
-        // fragments a fast stream into tiny DATA frames, which h2 refuses as a flood.
         .initial_stream_window_size(Some(H2_STREAM_WINDOW))
         .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
         .add_service(coordinator_server::CoordinatorServer::new(svc()))
-        .serve_with_incoming(tls_incoming(listener, tls, shared.clone()));
+        .serve_with_incoming(tls_incoming(listeners.grpc, tls, shared.clone()));
     let insecure = async {
-        match cfg.insecure_listen {
-            Some(addr) => {
-                tracing::warn!(%addr, "plaintext listener: agents are NOT authenticated on it");
+        match listeners.insecure {
+            Some(l) => {
+                tracing::warn!(addr = ?l.local_addr().ok(), "plaintext listener: agents are NOT authenticated on it");
                 tonic::transport::Server::builder()
                     .initial_stream_window_size(Some(H2_STREAM_WINDOW))
                     .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
@@ -279,7 +317,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
                         shared: shared.clone(),
                         insecure: true,
                     }))
-                    .serve(addr)
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(l))
                     .await
             }
             None => std::future::pending().await,
@@ -298,21 +336,16 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             }
         }
     };
-    let stop = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    };
-    tracing::info!(listen = %cfg.listen, state_dir = %cfg.state_dir.display(), "coordinator started");
+    tracing::info!(%listen, state_dir = %cfg.state_dir.display(), "coordinator started");
     let result = tokio::select! {
         r = secure => r.context("gRPC server failed"),
         r = insecure => r.context("plaintext gRPC server failed"),
         _ = prune => Ok(()),
-        _ = stop => Ok(()),
+        _ = shutdown => Ok(()),
     };
+    for t in tasks {
+        t.abort();
+    }
     shared.store.flush().await?;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("coordinator stopped");

@@ -18,7 +18,6 @@ pub mod synth;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -454,21 +453,19 @@ async fn watch(
     stream::response(lines)
 }
 
-/// Serve the API on `addr` until the process ends.
+/// Serve the API on `listener` until the returned task is aborted (or the process ends).
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state_dir: &Path,
     pki: &Pki,
     names: &[String],
     shared: Arc<Shared>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let addr = listener.local_addr()?;
     let mut names = names.to_vec();
     names.push(addr.ip().to_string());
     // A client certificate is optional here (a bearer token works too).
     let tls = pki.server_tls(&names, true, &[b"h2", b"http/1.1"])?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--kube-listen): {e}"))?;
     std::fs::write(state_dir.join("kube-addr"), addr.to_string())?;
     let api = KubeApi {
         shared,
@@ -478,7 +475,7 @@ pub async fn serve(
     };
     // While anyone watches, node, namespace and event changes go out within a second.
     let background = api.clone();
-    tokio::spawn(async move {
+    let rebuild = async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             if background.shared.hub.watched()
@@ -487,7 +484,7 @@ pub async fn serve(
                 tracing::warn!("kube API: cannot rebuild nodes and events for watches: {e:#}");
             }
         }
-    });
+    };
     let shared_for_refusals = api.shared.clone();
     let router = Router::new()
         .route(
@@ -506,7 +503,7 @@ pub async fn serve(
         })
     };
     let mut clients = super::tls_accept::incoming(listener, Arc::new(tls), "kube API", refused);
-    Ok(tokio::spawn(async move {
+    let accept = async move {
         while let Some((tls, peer)) = clients.recv().await {
             let router = router.clone();
             tokio::spawn(async move {
@@ -526,6 +523,12 @@ pub async fn serve(
                 .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), svc)
                 .await;
             });
+        }
+    };
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = accept => {}
+            _ = rebuild => {}
         }
     }))
 }
