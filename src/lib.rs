@@ -8,6 +8,7 @@ pub mod age;
 pub mod agent;
 pub mod cli;
 pub mod coordinator;
+pub mod fanout;
 pub mod fleet;
 pub mod logging;
 pub mod manifest;

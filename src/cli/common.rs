@@ -172,16 +172,26 @@ pub async fn on_node<T>(
     r
 }
 
-/// Run per-host jobs `forks` at a time; results sorted by host.
-pub async fn run_jobs<T>(
-    jobs: impl Iterator<Item = impl std::future::Future<Output = (String, T)>>,
+/// Run per-host jobs `forks` at a time (the one host runner, `fanout`); results sorted by
+/// host, a panicking job as its host's failure.
+pub async fn run_jobs<F>(
+    jobs: impl IntoIterator<Item = (String, F)>,
     forks: usize,
-) -> Vec<(String, T)> {
-    use futures::StreamExt as _;
-    let mut results: Vec<(String, T)> = futures::stream::iter(jobs)
-        .buffer_unordered(forks.max(1))
-        .collect()
-        .await;
+) -> Vec<(String, HostResult)>
+where
+    F: std::future::Future<Output = HostResult>,
+{
+    let mut results: Vec<(String, HostResult)> =
+        crate::fanout::for_each_host(jobs, forks, &|_, _| {})
+            .await
+            .into_iter()
+            .map(|(host, r)| {
+                (
+                    host,
+                    r.unwrap_or_else(|why| Err(TransportError::Failed(why))),
+                )
+            })
+            .collect();
     results.sort_by(|x, y| x.0.cmp(&y.0));
     results
 }

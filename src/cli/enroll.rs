@@ -68,13 +68,13 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
         let (vars, target) = crate::rollout::jobs::host_target(&fleet, host, &defaults);
         let dir = config_dir(&vars);
         let (pki, ssh, coordinator) = (&pki, &ssh, &coordinator);
-        async move {
+        let work = async move {
             if a.check {
                 let msg =
                     format!("would install ca.crt, node.crt, node.key, coordinator into {dir}");
-                return (host.clone(), Ok((false, msg)));
+                return Ok((false, msg));
             }
-            let result = on_node(target, ssh, async |t| {
+            on_node(target, ssh, async |t| {
                 let pem = pki
                     .node_cert(host, a.valid_days)
                     .map_err(|e| transport::TransportError::Failed(e.to_string()))?;
@@ -82,9 +82,9 @@ pub async fn run(g: &Globals, a: Args) -> anyhow::Result<i32> {
                 nodefs::install_files(t, &files).await?;
                 Ok((true, format!("certificate for {host} installed in {dir}")))
             })
-            .await;
-            (host.clone(), result)
-        }
+            .await
+        };
+        (host.clone(), work)
     });
     let results = run_jobs(jobs, a.conn.forks).await;
     Ok(print_host_results(results))

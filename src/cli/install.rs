@@ -238,14 +238,14 @@ pub async fn run(g: &Globals, a: InstallArgs) -> anyhow::Result<i32> {
             ),
         };
         let (a, pki, ssh, binary, coordinator) = (&a, &pki, &ssh, &binary, &coordinator);
-        async move {
-            let result = on_node(target, ssh, async |t| {
+        let work = async move {
+            on_node(target, ssh, async |t| {
                 install_node(host, t, &layout, a, pki, binary, coordinator).await
             })
             .await
-            .map(|(actions, systemd)| summary(&actions, systemd, a.check));
-            (host.clone(), result)
-        }
+            .map(|(actions, systemd)| summary(&actions, systemd, a.check))
+        };
+        (host.clone(), work)
     });
     let results = run_jobs(jobs, a.conn.forks).await;
     Ok(print_host_results(results))

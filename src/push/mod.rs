@@ -4,10 +4,7 @@
 pub mod node;
 pub mod report;
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use crate::nodedir::LockInfo;
 use crate::plan::WantedFile;
@@ -114,39 +111,26 @@ pub async fn run_batch(
     ssh: &SshOptions,
     on_done: &(dyn Fn(&NodeResult) + Sync),
 ) -> Vec<NodeResult> {
-    let sem = Arc::new(Semaphore::new(opts.forks.max(1)));
-    let mut set = tokio::task::JoinSet::new();
-    // Which node each task pushes, so a task that panics is still reported by name.
-    let mut names = std::collections::HashMap::new();
-    for job in jobs {
-        let sem = sem.clone();
-        let opts = opts.clone();
-        let ssh = ssh.clone();
-        let node = job.node.clone();
-        let handle = set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            run_job(job, revision, &opts, &ssh).await
-        });
-        names.insert(handle.id(), node);
-    }
-    let mut results = Vec::new();
-    while let Some(r) = set.join_next().await {
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => NodeResult {
-                node: names.remove(&e.id()).unwrap_or_default(),
-                outcome: NodeOutcome::Failed,
-                plan: None,
-                dir: String::new(),
-                message: Some(format!("internal error: {e}")),
-                notices: vec![],
-                duration: Duration::ZERO,
-            },
-        };
-        on_done(&r);
-        results.push(r);
-    }
-    results
+    let work = jobs
+        .into_iter()
+        .map(|job| (job.node.clone(), run_job(job, revision, opts, ssh)));
+    let as_result = |node: &str, r: &Result<NodeResult, String>| match r {
+        Ok(r) => r.clone(),
+        Err(why) => NodeResult {
+            node: node.to_string(),
+            outcome: NodeOutcome::Failed,
+            plan: None,
+            dir: String::new(),
+            message: Some(why.clone()),
+            notices: vec![],
+            duration: Duration::ZERO,
+        },
+    };
+    crate::fanout::for_each_host(work, opts.forks, &|node, r| on_done(&as_result(node, r)))
+        .await
+        .into_iter()
+        .map(|(node, r)| as_result(&node, &r))
+        .collect()
 }
 
 async fn run_job(job: NodeJob, revision: u64, opts: &PushOptions, ssh: &SshOptions) -> NodeResult {
