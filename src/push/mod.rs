@@ -111,9 +111,21 @@ pub async fn run_batch(
     ssh: &SshOptions,
     on_done: &(dyn Fn(&NodeResult) + Sync),
 ) -> Vec<NodeResult> {
-    let work = jobs
-        .into_iter()
-        .map(|job| (job.node.clone(), run_job(job, revision, opts, ssh)));
+    // Each node's push is its own task (SSH crypto and planning use every core); a panic
+    // inside it is resumed here so the runner names the node.
+    let work = jobs.into_iter().map(|job| {
+        let (opts, ssh) = (opts.clone(), ssh.clone());
+        let node = job.node.clone();
+        let task = async move {
+            let task = tokio::spawn(async move { run_job(job, revision, &opts, &ssh).await });
+            match task.await {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        (node, task)
+    });
     let as_result = |node: &str, r: &Result<NodeResult, String>| match r {
         Ok(r) => r.clone(),
         Err(why) => NodeResult {
