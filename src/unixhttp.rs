@@ -15,7 +15,7 @@ pub struct Streaming {
 
 impl Streaming {
     /// The next chunk of the body; None at its end; an error if the server broke it off.
-    pub async fn chunk(&mut self) -> Option<Result<bytes::Bytes, String>> {
+    pub async fn chunk(&mut self) -> Option<Result<bytes::Bytes, hyper::Error>> {
         loop {
             match self.body.frame().await? {
                 Ok(frame) => {
@@ -23,7 +23,7 @@ impl Streaming {
                         return Some(Ok(data));
                     }
                 }
-                Err(e) => return Some(Err(e.to_string())),
+                Err(e) => return Some(Err(e)),
             }
         }
     }

@@ -186,8 +186,23 @@ impl ProbeState {
     }
 }
 
+/// Why a probe failed, as the kubelet words it in the `Unhealthy` event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProbeFailure(pub String);
+
 /// Run an HTTP(S) GET or TCP probe against `ip`. Exec probes go through the runtime.
-pub async fn run_network(action: &Action, ip: IpAddr, timeout: Duration) -> Result<(), String> {
+pub async fn run_network(
+    action: &Action,
+    ip: IpAddr,
+    timeout: Duration,
+) -> Result<(), ProbeFailure> {
+    network_probe(action, ip, timeout)
+        .await
+        .map_err(ProbeFailure)
+}
+
+async fn network_probe(action: &Action, ip: IpAddr, timeout: Duration) -> Result<(), String> {
     let attempt = async {
         match action {
             Action::Tcp { host, port } => {
@@ -414,6 +429,6 @@ mod tests {
         let e = run_network(&http, ip, Duration::from_secs(2))
             .await
             .unwrap_err();
-        assert!(e.contains("503"), "{e}");
+        assert!(e.0.contains("503"), "{e}");
     }
 }

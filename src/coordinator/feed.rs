@@ -14,6 +14,8 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use super::bad_request::BadRequest;
+
 /// Events kept for replay.
 const HISTORY: usize = 4096;
 
@@ -151,7 +153,11 @@ pub enum Start {
 
 impl Start {
     /// From `?resourceVersion=`. `Err` is the 400 message for one that is not a number.
-    pub fn decide(rv: Option<&str>) -> Result<Start, String> {
+    pub fn decide(rv: Option<&str>) -> Result<Start, BadRequest> {
+        Self::decide_text(rv).map_err(BadRequest)
+    }
+
+    fn decide_text(rv: Option<&str>) -> Result<Start, String> {
         match rv {
             None | Some("") | Some("0") => Ok(Start::Current),
             Some(v) => v

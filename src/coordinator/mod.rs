@@ -8,6 +8,7 @@
 //! inbound port on nodes).
 
 pub mod api;
+pub mod bad_request;
 pub mod client;
 pub mod feed;
 pub mod index;

@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use super::bad_request::BadRequest;
+
 /// One requirement; the key is a label, or for fields the JSON path it selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Req {
@@ -446,7 +448,11 @@ impl Selector {
     }
 
     /// Parse a label selector; `Err` is kube-apiserver's message.
-    pub fn labels(s: &str) -> Result<Selector, String> {
+    pub fn labels(s: &str) -> Result<Selector, BadRequest> {
+        Self::parse_labels(s).map_err(BadRequest)
+    }
+
+    fn parse_labels(s: &str) -> Result<Selector, String> {
         Parser {
             toks: lex(s),
             pos: 0,
@@ -457,7 +463,11 @@ impl Selector {
 
     /// Parse a field selector for `resource`: `=`, `==`, `!=` on the field labels
     /// kube-apiserver supports for it. `Err` is kube-apiserver's message.
-    pub fn fields(resource: &str, s: &str) -> Result<Selector, String> {
+    pub fn fields(resource: &str, s: &str) -> Result<Selector, BadRequest> {
+        Self::parse_fields(resource, s).map_err(BadRequest)
+    }
+
+    fn parse_fields(resource: &str, s: &str) -> Result<Selector, String> {
         let mut reqs = Vec::new();
         let mut parts = split_unescaped(s);
         parts.sort();

@@ -70,11 +70,14 @@ fn bad_label_selectors_say_what_kube_apiserver_says() {
         ),
     ] {
         let err = Selector::labels(sel).unwrap_err();
-        assert!(err.contains(want), "{sel}: {err}");
+        assert!(err.0.contains(want), "{sel}: {err}");
     }
     let long = format!("app={}", "x".repeat(64));
     let err = Selector::labels(&long).unwrap_err();
-    assert!(err.contains("must be no more than 63 characters"), "{err}");
+    assert!(
+        err.0.contains("must be no more than 63 characters"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,6 +144,6 @@ fn bad_field_selectors_say_what_kube_apiserver_says() {
         ),
     ] {
         let err = Selector::fields(resource, sel).unwrap_err();
-        assert_eq!(err, want, "{resource} {sel}");
+        assert_eq!(err.0, want, "{resource} {sel}");
     }
 }

@@ -12,6 +12,11 @@ use tokio::sync::mpsc;
 
 use crate::rpc::{self, tunnel_down, tunnel_up};
 
+/// Why a tunnelled stream ended early (the agent's error, or the agent went away).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StreamBroken(pub String);
+
 /// Bytes an agent may send on a stream before its reader consumed any.
 pub const WINDOW: u64 = 1024 * 1024;
 /// Consumed bytes are returned to the agent as credit once this many are owed.
@@ -377,7 +382,7 @@ impl TunnelStream {
     }
 
     /// The next frame; None at the end; an error when the stream broke off.
-    pub async fn frame(&mut self) -> Option<Result<Frame, String>> {
+    pub async fn frame(&mut self) -> Option<Result<Frame, StreamBroken>> {
         if self.done {
             return None;
         }
@@ -405,22 +410,22 @@ impl TunnelStream {
                     return match (exit, error.is_empty()) {
                         (Some(code), _) => Some(Ok(Frame::Exit(code))),
                         (None, true) => None,
-                        (None, false) => Some(Err(error)),
+                        (None, false) => Some(Err(StreamBroken(error))),
                     };
                 }
                 None => {
                     self.done = true;
-                    return Some(Err(format!(
+                    return Some(Err(StreamBroken(format!(
                         "the stream broke off: the agent on node {} went away",
                         self.node
-                    )));
+                    ))));
                 }
             }
         }
     }
 
     /// The next chunk of a log; None at the end; an error when the log broke off.
-    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+    pub async fn next(&mut self) -> Option<Result<Bytes, StreamBroken>> {
         loop {
             match self.frame().await? {
                 Ok(Frame::Data(_, b)) => return Some(Ok(b)),
@@ -565,6 +570,6 @@ mod tests {
         let mut reader = opener.await.unwrap().unwrap();
         hub.detach("n1", generation);
         let err = reader.next().await.unwrap().unwrap_err();
-        assert!(err.contains("went away"), "{err}");
+        assert!(err.0.contains("went away"), "{err}");
     }
 }

@@ -390,8 +390,19 @@ fn volume_api_reference(v: &Volume) -> Option<&'static str> {
     None
 }
 
+/// Why a name is not a valid RFC 1123 label or subdomain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidName(&'static str);
+
+impl From<&'static str> for InvalidName {
+    fn from(why: &'static str) -> Self {
+        InvalidName(why)
+    }
+}
+
 /// RFC 1123 label: at most 63 characters, lowercase alphanumerics or '-', alphanumeric at both ends.
-pub fn dns1123_label(s: &str) -> Result<(), String> {
+pub fn dns1123_label(s: &str) -> Result<(), InvalidName> {
     if s.is_empty() || s.len() > 63 {
         return Err("must be 1-63 characters".into());
     }
@@ -406,7 +417,7 @@ pub fn dns1123_label(s: &str) -> Result<(), String> {
 }
 
 /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
-pub fn dns1123_subdomain(s: &str) -> Result<(), String> {
+pub fn dns1123_subdomain(s: &str) -> Result<(), InvalidName> {
     if s.is_empty() || s.len() > 253 {
         return Err("must be 1-253 characters".into());
     }

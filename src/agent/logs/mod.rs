@@ -32,9 +32,18 @@ impl Default for LogLimits {
     }
 }
 
+/// A byte size that cannot be read (the message says why).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSize(pub String);
+
 /// Parse a Kubernetes quantity of bytes as the kubelet config takes it (`10Mi`, `500Ki`,
 /// `1G`, `1048576`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, InvalidSize> {
+    size_bytes(s).map_err(InvalidSize)
+}
+
+fn size_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);

@@ -38,7 +38,9 @@ impl Worker {
                             Ok(code) => Err(format!("command {cmd:?} exited with {code}")),
                             Err(e) => Err(e.to_string()),
                         },
-                        other => probe::run_network(other, ip, spec.timeout).await,
+                        other => probe::run_network(other, ip, spec.timeout)
+                            .await
+                            .map_err(|e| e.0),
                     };
                     if tx
                         .send(Ev::Probe {

@@ -242,7 +242,7 @@ async fn pump(
                 Some(Err(e)) => break json!({
                     "metadata": {},
                     "status": "Failure",
-                    "message": e,
+                    "message": e.0,
                     "reason": "InternalError",
                 }),
             },

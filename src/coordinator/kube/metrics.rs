@@ -158,7 +158,7 @@ pub(super) fn serve(
         .transpose()
     {
         Ok(s) => s.unwrap_or_default(),
-        Err(e) => return Some(status(StatusCode::BAD_REQUEST, "BadRequest", &e)),
+        Err(e) => return Some(status(StatusCode::BAD_REQUEST, "BadRequest", &e.0)),
     };
     // Pod labels live on the mirror pods: read them once, only when a selector needs them.
     let mut labels: HashMap<(String, String), Value> = HashMap::new();

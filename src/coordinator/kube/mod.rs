@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use serde_json::{Value, json};
 
+use super::bad_request::BadRequest;
 use super::pki::Pki;
 use super::selector::Selector;
 use super::shared::Shared;
@@ -281,7 +282,7 @@ async fn handle(
     let table = if wants_table(&headers) {
         match table::IncludeObject::parse(q.get("includeObject").map(String::as_str)) {
             Ok(include) => Some(include),
-            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e.0),
         }
     } else {
         None
@@ -317,7 +318,7 @@ async fn handle(
             &format!("the server doesn't have a resource type \"{resource}\""),
         );
     };
-    let parse = |key: &str, f: &dyn Fn(&str) -> Result<Selector, String>| {
+    let parse = |key: &str, f: &dyn Fn(&str) -> Result<Selector, BadRequest>| {
         q.get(key)
             .map(|s| f(s))
             .transpose()
@@ -332,7 +333,7 @@ async fn handle(
             labels,
             fields,
         },
-        (Err(e), _) | (_, Err(e)) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+        (Err(e), _) | (_, Err(e)) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e.0),
     };
     if let Err(msg) = authorize(&caller, resource, name, &filter.fields) {
         return status(StatusCode::FORBIDDEN, "Forbidden", &msg);
@@ -341,7 +342,7 @@ async fn handle(
     if watching && name.is_none() {
         return match stream::Params::parse(&q) {
             Ok(params) => watch(&api, resource, filter, table, params).await,
-            Err(e) => status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+            Err(e) => status(StatusCode::BAD_REQUEST, "BadRequest", &e.0),
         };
     }
     let snap = match snapshot(&api).await {

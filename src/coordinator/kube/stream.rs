@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::super::feed::{Change, Start, Window, key_of};
 use super::table::{self, IncludeObject};
+use crate::coordinator::bad_request::BadRequest;
 use crate::coordinator::shared::Shared;
 
 /// How often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
@@ -41,8 +42,12 @@ pub struct Params {
 
 impl Params {
     /// From the query. `Err` is the 400 message.
-    pub fn parse(q: &HashMap<String, String>) -> Result<Params, String> {
-        let start = Start::decide(q.get("resourceVersion").map(String::as_str))?;
+    pub fn parse(q: &HashMap<String, String>) -> Result<Params, BadRequest> {
+        Self::parse_text(q).map_err(BadRequest)
+    }
+
+    fn parse_text(q: &HashMap<String, String>) -> Result<Params, String> {
+        let start = Start::decide(q.get("resourceVersion").map(String::as_str)).map_err(|e| e.0)?;
         let timeout = match q.get("timeoutSeconds").map(|t| (t, t.parse::<u64>())) {
             Some((_, Ok(secs))) if secs > 0 => Duration::from_secs(secs),
             Some((t, Err(_))) => {

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::coordinator::bad_request::BadRequest;
+
 fn age(t: &Value, now: jiff::Timestamp) -> String {
     crate::age::since(t.as_str(), now)
 }
@@ -221,7 +223,11 @@ pub enum IncludeObject {
 
 impl IncludeObject {
     /// Parse `?includeObject=`; `Err` is kube-apiserver's 400 message.
-    pub fn parse(v: Option<&str>) -> Result<IncludeObject, String> {
+    pub fn parse(v: Option<&str>) -> Result<IncludeObject, BadRequest> {
+        Self::parse_text(v).map_err(BadRequest)
+    }
+
+    fn parse_text(v: Option<&str>) -> Result<IncludeObject, String> {
         match v {
             None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
             Some("Object") => Ok(IncludeObject::Object),
@@ -330,6 +336,6 @@ mod tests {
         );
         assert_eq!(IncludeObject::parse(Some("None")), Ok(IncludeObject::None));
         let err = IncludeObject::parse(Some("All")).unwrap_err();
-        assert!(err.contains("Invalid value: \"All\""), "{err}");
+        assert!(err.0.contains("Invalid value: \"All\""), "{err}");
     }
 }
