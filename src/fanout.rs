@@ -7,13 +7,18 @@ use std::panic::AssertUnwindSafe;
 
 use futures::{FutureExt as _, StreamExt as _};
 
+/// A job that panicked: `internal error: <the panic message>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error: {0}")]
+pub struct JobPanicked(pub String);
+
 /// Run `jobs` (host, work) at most `forks` at a time; `on_done` sees each host's result as
-/// it finishes. Results come in completion order; a panic is `Err("internal error: …")`.
+/// it finishes. Results come in completion order.
 pub async fn for_each_host<T, F>(
     jobs: impl IntoIterator<Item = (String, F)>,
     forks: usize,
-    on_done: &(dyn Fn(&str, &Result<T, String>) + Sync),
-) -> Vec<(String, Result<T, String>)>
+    on_done: &(dyn Fn(&str, &Result<T, JobPanicked>) + Sync),
+) -> Vec<(String, Result<T, JobPanicked>)>
 where
     F: Future<Output = T>,
 {
@@ -24,7 +29,7 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            format!("internal error: {why}")
+            JobPanicked(why)
         });
         on_done(&host, &result);
         (host, result)
@@ -54,7 +59,11 @@ mod tests {
             for_each_host(jobs, 2, &|h, _| seen.lock().unwrap().push(h.to_string())).await;
         out.sort_by(|x, y| x.0.cmp(&y.0));
         assert_eq!(out[0].1, Ok(1));
-        assert_eq!(out[1].1, Err("internal error: boom on b".into()));
+        assert_eq!(out[1].1, Err(JobPanicked("boom on b".into())));
+        assert_eq!(
+            out[1].1.clone().unwrap_err().to_string(),
+            "internal error: boom on b"
+        );
         assert_eq!(out[2].1, Ok(1));
         assert_eq!(seen.lock().unwrap().len(), 3);
     }

@@ -161,11 +161,11 @@ pub fn coordinator_url(addr: &str) -> String {
 
 /// Connect to a node, run `work` over its transport, close it.
 pub async fn on_node<T>(
-    target: Result<crate::transport::Target, String>,
+    target: Result<crate::transport::Target, crate::transport::target::InvalidTarget>,
     ssh: &crate::transport::ssh::SshOptions,
     work: impl AsyncFnOnce(&dyn crate::transport::Transport) -> Result<T, TransportError>,
 ) -> Result<T, TransportError> {
-    let target = target.map_err(TransportError::Failed)?;
+    let target = target.map_err(|e| TransportError::Failed(e.0))?;
     let t = crate::transport::connect(&target, ssh).await?;
     let r = work(t.as_ref()).await;
     t.close().await;
@@ -188,7 +188,7 @@ where
             .map(|(host, r)| {
                 (
                     host,
-                    r.unwrap_or_else(|why| Err(TransportError::Failed(why))),
+                    r.unwrap_or_else(|why| Err(TransportError::Failed(why.to_string()))),
                 )
             })
             .collect();

@@ -8,11 +8,20 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::bad_request::BadRequest;
 use super::shared::Shared;
 use super::tunnels::{LogParams, OpenError, TunnelStream};
 
 /// The `pods/log` query parameters as kube-apiserver validates them.
 pub fn params(
+    namespace: &str,
+    pod: &str,
+    q: &HashMap<String, String>,
+) -> Result<LogParams, BadRequest> {
+    parse_params(namespace, pod, q).map_err(BadRequest)
+}
+
+fn parse_params(
     namespace: &str,
     pod: &str,
     q: &HashMap<String, String>,
@@ -86,7 +95,7 @@ pub async fn open(
     q: &HashMap<String, String>,
 ) -> Result<TunnelStream, OpenError> {
     let bad = |code, message| OpenError { code, message };
-    let p = params(namespace, pod, q).map_err(|m| bad(400, m))?;
+    let p = params(namespace, pod, q).map_err(|m| bad(400, m.0))?;
     let found = mirror(shared, namespace, pod).map_err(|e| bad(500, format!("{e:#}")))?;
     let Some(m) = found else {
         return Err(bad(404, format!("pods \"{pod}\" not found")));

@@ -78,7 +78,7 @@ pub struct NodeJob {
     /// Inventory name.
     pub node: String,
     /// Connection settings, or why they are invalid.
-    pub target: Result<Target, String>,
+    pub target: Result<Target, crate::transport::target::InvalidTarget>,
     /// Manifest directory.
     pub dir: String,
     /// Desired files, or the validation errors that keep this node from being pushed.
@@ -126,14 +126,14 @@ pub async fn run_batch(
         };
         (node, task)
     });
-    let as_result = |node: &str, r: &Result<NodeResult, String>| match r {
+    let as_result = |node: &str, r: &Result<NodeResult, crate::fanout::JobPanicked>| match r {
         Ok(r) => r.clone(),
         Err(why) => NodeResult {
             node: node.to_string(),
             outcome: NodeOutcome::Failed,
             plan: None,
             dir: String::new(),
-            message: Some(why.clone()),
+            message: Some(why.to_string()),
             notices: vec![],
             duration: Duration::ZERO,
         },
@@ -157,7 +157,7 @@ async fn run_job(job: NodeJob, revision: u64, opts: &PushOptions, ssh: &SshOptio
     };
     let target = match &job.target {
         Ok(t) => t,
-        Err(e) => return fail(e.clone()),
+        Err(e) => return fail(e.to_string()),
     };
     let wanted = match &job.wanted {
         Ok(w) => w,

@@ -15,14 +15,17 @@ pub fn host_target(
     defaults: &TargetDefaults,
 ) -> (
     serde_json::Map<String, serde_json::Value>,
-    Result<crate::transport::Target, String>,
+    Result<crate::transport::Target, target::InvalidTarget>,
 ) {
     match fleet.inventory.resolved_vars(host) {
         Ok(vars) => {
             let target = target::from_vars(host, &vars, defaults);
             (vars, target)
         }
-        Err(e) => (Default::default(), Err(e.to_string())),
+        Err(e) => (
+            Default::default(),
+            Err(target::InvalidTarget(e.to_string())),
+        ),
     }
 }
 

@@ -97,12 +97,21 @@ impl Default for TargetDefaults {
     }
 }
 
+/// Why a host's variables do not say how to reach it (or cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidTarget(pub String);
+
 /// Resolve a node's connection settings from its merged vars.
 pub fn from_vars(
     alias: &str,
     vars: &Map<String, Value>,
     d: &TargetDefaults,
-) -> Result<Target, String> {
+) -> Result<Target, InvalidTarget> {
+    target_of(alias, vars, d).map_err(InvalidTarget)
+}
+
+fn target_of(alias: &str, vars: &Map<String, Value>, d: &TargetDefaults) -> Result<Target, String> {
     let s = |keys: &[&str]| keys.iter().find_map(|k| vars.get(*k)).and_then(value_str);
     let connection = match s(&["ansible_connection"]).as_deref() {
         None | Some("ssh") | Some("smart") | Some("paramiko") => Connection::Ssh,

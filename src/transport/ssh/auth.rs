@@ -69,9 +69,24 @@ fn load_key(path: &Path) -> Result<Arc<PrivateKey>, String> {
     result
 }
 
+/// Every way authentication was tried, and why each failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthFailed(pub String);
+
 /// Authenticate `user`, trying the agent and then each identity file. Returns a
 /// description of every attempt on failure.
 pub async fn authenticate<H: Handler>(
+    handle: &mut Handle<H>,
+    user: &str,
+    identity_files: &[PathBuf],
+) -> Result<(), AuthFailed> {
+    try_each(handle, user, identity_files)
+        .await
+        .map_err(AuthFailed)
+}
+
+async fn try_each<H: Handler>(
     handle: &mut Handle<H>,
     user: &str,
     identity_files: &[PathBuf],
