@@ -20,10 +20,11 @@ fn main() {
             std::process::exit(code);
         }
     };
-    if !cli.command.is_daemon() {
+    if !cli.command.is_daemon() && !cli.command.changes_nodes() {
         // `podfleet events | head`: end quietly when the reader goes away, as `ls` does,
         // instead of panicking in print!. Daemons keep Rust's default (ignore SIGPIPE), so a
-        // peer that closes a socket never kills them.
+        // peer that closes a socket never kills them; so do push and rollback, which write
+        // through cli::reporters (closed pipes ignored) and must record what they changed.
         // SAFETY: no other thread exists yet; SIG_DFL installs no handler code.
         unsafe {
             let _ = nix::sys::signal::signal(

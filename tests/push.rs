@@ -633,3 +633,49 @@ fn push_reports_json_lines() {
     assert_eq!(recap["revision"], 1);
     assert!(recap["retry_file"].as_str().is_some());
 }
+
+/// `podfleet push | head -1`: the reader goes away after the first line; the push still
+/// finishes every node and records its revision (it used to die of SIGPIPE half-way).
+#[test]
+fn a_push_piped_into_head_still_records_its_revision() {
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hosts = String::from("[edge]\n");
+    for n in 1..=4 {
+        let dir = tmp.path().join(format!("n{n}"));
+        hosts.push_str(&format!(
+            "n{n} ansible_connection=local static_pod_path={}\n",
+            dir.display()
+        ));
+    }
+    hosts.push_str("\n[edge:vars]\nstatic_pods=['web.yaml']\n");
+    write(&tmp.path().join("inventory.ini"), &hosts);
+    write(&tmp.path().join("manifests/web.yaml"), &pod("web", "web:1"));
+    let mut child = std::process::Command::new(common::bin())
+        .current_dir(tmp.path())
+        .args([
+            "-i",
+            "inventory.ini",
+            "--state-dir",
+            "state",
+            "push",
+            "-f",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone now (its end of the pipe dropped).
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{first}");
+    for n in 1..=4 {
+        assert!(tmp.path().join(format!("n{n}/web.yaml")).exists());
+    }
+    let history = podfleet(tmp.path(), &["--state-dir", "state", "history"], &[]).expect(0);
+    assert!(history.stdout.contains("changed=4"), "{}", history.stdout);
+}

@@ -113,6 +113,12 @@ impl Command {
             || matches!(self, Command::Serve(_) | Command::Up(_))
     }
 
+    /// Commands that change nodes and record it (push, rollback): a reader that goes away
+    /// (`| head`) must not stop them half-way.
+    pub fn changes_nodes(&self) -> bool {
+        matches!(self, Command::Push(_) | Command::Rollback(_))
+    }
+
     /// Log level when neither PODFLEET_LOG nor RUST_LOG is set: daemons say more.
     pub fn default_log_level(&self) -> &'static str {
         match self {

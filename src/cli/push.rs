@@ -13,6 +13,7 @@ use crate::transport::target::{TargetDefaults, truthy};
 
 use super::Globals;
 use super::common::{color, select_hosts};
+use super::reporters::{self, err};
 
 /// Connection options shared by diff and push.
 #[derive(Debug, Clone, clap::Args)]
@@ -137,21 +138,23 @@ pub async fn finish(
     output: Output,
 ) -> anyhow::Result<i32> {
     if output == Output::Text {
-        print!("{}", report::recap(&out.results, color()));
+        reporters::out(&report::recap(&out.results, color()));
     }
     if let Some(store) = store {
         let (mut rev, blobs) = revision_of(revision, command, g.limit.clone(), out);
         rev.duration_ms = took.as_millis() as u64;
         store.save_revision(&rev, &blobs).await?;
-        eprintln!("recorded as revision {revision} (podfleet history {revision})");
+        err(&format!(
+            "recorded as revision {revision} (podfleet history {revision})\n"
+        ));
     }
     let retry = write_retry(g, &out.results);
     if let Some(p) = &retry {
-        eprintln!(
-            "to retry the failed hosts: podfleet {}push --limit @{}",
+        err(&format!(
+            "to retry the failed hosts: podfleet {}push --limit @{}\n",
             same_inventory_args(g),
             p.display()
-        );
+        ));
     }
     let code = report::exit_code(&out.results);
     if output == Output::Json {
@@ -169,7 +172,7 @@ pub async fn finish(
             "exit_code": code,
             "duration_ms": took.as_millis() as u64,
         });
-        println!("{recap}");
+        reporters::out(&format!("{recap}\n"));
     }
     Ok(code)
 }

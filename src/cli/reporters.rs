@@ -1,5 +1,10 @@
 //! How a rollout is shown: Ansible-style host lines with a progress bar on a terminal, or
 //! JSON lines for scripts (`-o json`). The engine (`crate::rollout`) emits the events.
+//!
+//! Output never panics or kills the run: a push piped into `head` keeps going when the reader
+//! leaves, so every node's result is still recorded ([`out`], [`err`]).
+
+use std::io::Write as _;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,6 +17,16 @@ use crate::push::{NodeResult, report};
 use crate::rollout::{Event, Reporter};
 
 use super::common::color;
+
+/// Write `text` to stdout; a closed pipe is ignored (the run goes on and is recorded).
+pub fn out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Write `text` to stderr; a closed pipe is ignored.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
 
 /// Ansible-style: `changed: [n1]`, diffs, notes, `BATCH 1/3`; a progress bar on stderr when
 /// it is a terminal.
@@ -46,14 +61,14 @@ impl Lines {
     fn node(&self, r: &NodeResult) {
         let c = color();
         if self.diff {
-            print!("{}", report::node_diff(r, c));
+            out(&report::node_diff(r, c));
         }
-        println!("{}", report::status_line(r, c));
+        out(&format!("{}\n", report::status_line(r, c)));
         for n in report::notes(r, self.prune) {
             if self.notes_to_stdout {
-                println!("{n}");
+                out(&format!("{n}\n"));
             } else {
-                eprintln!("{n}");
+                err(&format!("{n}\n"));
             }
         }
     }
@@ -82,11 +97,11 @@ impl Reporter for Lines {
                 count,
                 nodes,
             } => self.print(|| {
-                println!(
-                    "\nBATCH {index}/{count} [{}] {}",
+                out(&format!(
+                    "\nBATCH {index}/{count} [{}] {}\n",
                     nodes.join(", "),
                     "*".repeat(20)
-                )
+                ))
             }),
             Event::NodeDone(r) => {
                 self.print(|| self.node(r));
@@ -95,7 +110,9 @@ impl Reporter for Lines {
                 }
             }
             Event::Waiting { ready, total } => self.print(|| {
-                eprintln!("waiting for health: {ready}/{total} nodes running the new pods Ready")
+                err(&format!(
+                    "waiting for health: {ready}/{total} nodes running the new pods Ready\n"
+                ))
             }),
             Event::Stopping {
                 failed,
@@ -103,9 +120,9 @@ impl Reporter for Lines {
                 batch,
                 limit,
             } => self.print(|| {
-                eprintln!(
-                    "stopping the rollout: {failed} of {of} nodes in batch {batch} failed (--max-fail-percent {limit})"
-                )
+                err(&format!(
+                    "stopping the rollout: {failed} of {of} nodes in batch {batch} failed (--max-fail-percent {limit})\n"
+                ))
             }),
             Event::Finished => {
                 if let Ok(mut b) = self.bar.lock()
@@ -177,6 +194,6 @@ impl Reporter for JsonLines {
             }
             Event::Finished => return,
         };
-        println!("{line}");
+        out(&format!("{line}\n"));
     }
 }
