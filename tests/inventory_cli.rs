@@ -190,24 +190,13 @@ fn commands_that_change_nodes_refuse_a_partial_inventory() {
 
 #[test]
 fn output_piped_into_head_ends_quietly() {
-    use std::io::BufRead as _;
     let d = tempfile::tempdir().unwrap();
     // Far more than a pipe buffer of output.
     write(&d.path().join("hosts.ini"), "[many]\nhost-[0000:9999]\n");
-    let mut child = Command::new(common::bin())
-        .args(["-i", "hosts.ini", "inventory", "--list"])
-        .current_dir(d.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert_eq!(first, "{\n");
     // The reader is gone (as `| head -1` exits): no panic, no "Broken pipe" message.
-    let out = child.wait_with_output().unwrap();
+    let (first, out) =
+        common::first_line_then_hang_up(d.path(), &["-i", "hosts.ini", "inventory", "--list"]);
+    assert_eq!(first, "{\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");

@@ -638,7 +638,6 @@ fn push_reports_json_lines() {
 /// finishes every node and records its revision (it used to die of SIGPIPE half-way).
 #[test]
 fn a_push_piped_into_head_still_records_its_revision() {
-    use std::io::BufRead as _;
     let tmp = tempfile::tempdir().unwrap();
     let mut hosts = String::from("[edge]\n");
     for n in 1..=4 {
@@ -651,9 +650,9 @@ fn a_push_piped_into_head_still_records_its_revision() {
     hosts.push_str("\n[edge:vars]\nstatic_pods=['web.yaml']\n");
     write(&tmp.path().join("inventory.ini"), &hosts);
     write(&tmp.path().join("manifests/web.yaml"), &pod("web", "web:1"));
-    let mut child = std::process::Command::new(common::bin())
-        .current_dir(tmp.path())
-        .args([
+    let (first, done) = common::first_line_then_hang_up(
+        tmp.path(),
+        &[
             "-i",
             "inventory.ini",
             "--state-dir",
@@ -661,17 +660,9 @@ fn a_push_piped_into_head_still_records_its_revision() {
             "push",
             "-f",
             "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    // The reader is gone now (its end of the pipe dropped).
-    let status = child.wait().unwrap();
+        ],
+    );
+    let status = done.status;
     assert_eq!(status.code(), Some(0), "{first}");
     for n in 1..=4 {
         assert!(tmp.path().join(format!("n{n}/web.yaml")).exists());

@@ -165,3 +165,21 @@ pub fn ensure_login_user(user: &str) -> PathBuf {
     .unwrap();
     PathBuf::from(format!("/home/{user}"))
 }
+
+/// Run podfleet in `cwd` with `args`, read the first line of its stdout, then hang up (as
+/// `| head -1` does); the line and how the process ended.
+pub fn first_line_then_hang_up(cwd: &Path, args: &[&str]) -> (String, std::process::Output) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (first, child.wait_with_output().unwrap())
+}
