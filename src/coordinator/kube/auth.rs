@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -23,25 +22,81 @@ pub(super) struct ClientCert(pub(super) Option<String>);
 #[derive(Clone, Copy)]
 pub(super) struct Peer(pub(super) SocketAddr);
 
-/// Who is asking.
+/// Who is asking, as the client proved it: the admin certificate, else the bearer token,
+/// else a node's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Caller {
-    /// The admin certificate or the bearer token: reads the whole fleet.
-    Admin,
+pub(super) enum Identity {
+    /// The admin certificate (`podfleet kubeconfig`): reads the fleet, runs `exec`.
+    AdminCert,
+    /// The bearer token: reads the fleet (read-only: no `exec`).
+    Token,
     /// A node's (agent's) certificate: reads only its own Node and pods.
     Node(String),
 }
 
-/// May `caller` read `resource` (`name`, or a list/watch narrowed by `fields`)? Nodes get
+impl Identity {
+    /// The node a node certificate speaks for.
+    pub(super) fn node(&self) -> Option<&str> {
+        match self {
+            Identity::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller of a request, for every route (an axum extractor: a request
+/// with neither certificate nor token is refused with 401 before any handler runs).
+pub(super) struct Authenticated {
+    /// Who.
+    pub(super) who: Identity,
+    /// Identity and address, for per-client stream limits.
+    pub(super) client: String,
+}
+
+impl axum::extract::FromRequestParts<KubeApi> for Authenticated {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        api: &KubeApi,
+    ) -> Result<Self, Response> {
+        let cert = parts
+            .extensions
+            .get::<ClientCert>()
+            .and_then(|c| c.0.clone());
+        let peer = parts.extensions.get::<Peer>().copied();
+        let bearer = bearer_ok(&parts.headers, &api.token);
+        let who = match (cert.as_deref(), bearer) {
+            (Some(super::super::pki::ADMIN_IDENTITY), _) => Identity::AdminCert,
+            (_, true) => Identity::Token,
+            (Some(node), false) => Identity::Node(node.to_string()),
+            (None, false) => {
+                return Err(status(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "Unauthorized",
+                ));
+            }
+        };
+        let client = format!(
+            "{}@{}",
+            cert.as_deref().unwrap_or("token"),
+            peer.map(|p| p.0.ip().to_string()).unwrap_or_default()
+        );
+        Ok(Authenticated { who, client })
+    }
+}
+
+/// May `who` read `resource` (`name`, or a list/watch narrowed by `fields`)? Nodes get
 /// what the Kubernetes Node authorizer gives a kubelet: their own Node object and the pods
 /// bound to them, nothing else. `Err` is the 403 message.
 pub(super) fn authorize(
-    caller: &Caller,
+    who: &Identity,
     resource: &str,
     name: Option<&str>,
     fields: &Selector,
 ) -> Result<(), String> {
-    let Caller::Node(node) = caller else {
+    let Identity::Node(node) = who else {
         return Ok(());
     };
     let allowed = match (resource, name) {
@@ -90,9 +145,7 @@ pub(super) fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
 /// `pods/exec`: only the admin certificate may run commands (the token is read-only).
 pub(super) async fn exec_route(
     State(api): State<KubeApi>,
-    Extension(cert): Extension<ClientCert>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
+    auth: Authenticated,
     axum::extract::Path((namespace, name)): axum::extract::Path<(String, String)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     ws: Result<
@@ -100,20 +153,20 @@ pub(super) async fn exec_route(
         axum::extract::ws::rejection::WebSocketUpgradeRejection,
     >,
 ) -> Response {
-    let bearer = bearer_ok(&headers, &api.token);
-    let who = match (&cert.0, bearer) {
-        (Some(id), _) if id == super::super::pki::ADMIN_IDENTITY => exec::Exec::Admin(id),
-        (_, true) => exec::Exec::Token,
-        (Some(node), false) => exec::Exec::Node(node),
-        (None, false) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+    let who = match &auth.who {
+        Identity::AdminCert => exec::Exec::Admin(super::super::pki::ADMIN_IDENTITY),
+        Identity::Token => exec::Exec::Token,
+        Identity::Node(node) => exec::Exec::Node(node),
     };
     let query = query.unwrap_or_default();
-    let client = client_key(cert.0.as_deref(), peer);
-    exec::serve(&api.shared, &client, who, &namespace, &name, &query, ws).await
-}
-
-/// Who a client is for per-client limits: its identity (certificate name or the token) and
-/// its address.
-pub(super) fn client_key(cert: Option<&str>, peer: Peer) -> String {
-    format!("{}@{}", cert.unwrap_or("token"), peer.0.ip())
+    exec::serve(
+        &api.shared,
+        &auth.client,
+        who,
+        &namespace,
+        &name,
+        &query,
+        ws,
+    )
+    .await
 }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::auth::Identity;
 use super::{KubeApi, metrics, ok_json, openapi, reviews, status};
 
 /// The core (`v1`) resources: (plural, kind, short name, namespaced).
@@ -22,16 +23,6 @@ pub(super) const CORE: [(&str, &str, &str, bool); 5] = [
 pub(super) const AUTHN: &str = "authentication.k8s.io";
 /// The authorization API group (`kubectl auth can-i`).
 pub(super) const AUTHZ: &str = "authorization.k8s.io";
-
-/// Who is asking, as far as discovery and reviews care.
-pub(super) enum Who<'a> {
-    /// The admin certificate: reads everything, runs `exec`.
-    AdminCert,
-    /// The bearer token: reads everything.
-    Token,
-    /// A node's certificate: its own Node and pods.
-    Node(&'a str),
-}
 
 fn core_resources() -> Value {
     let mut resources: Vec<Value> = CORE
@@ -83,7 +74,7 @@ const AUTHZ_KINDS: [(&str, &str); 2] = [
 /// object reads (and anything else) the caller handles.
 pub(super) async fn serve(
     api: &KubeApi,
-    who: &Who<'_>,
+    who: &Identity,
     method: &Method,
     path: &[&str],
     headers: &HeaderMap,
@@ -152,7 +143,7 @@ pub(super) async fn serve(
                 )
             }
         }
-        ["metrics"] if matches!(who, Who::Node(_)) => status(
+        ["metrics"] if matches!(who, Identity::Node(_)) => status(
             StatusCode::FORBIDDEN,
             "Forbidden",
             "a node's certificate reads only its own Node and the pods bound to it; /metrics covers the whole fleet",

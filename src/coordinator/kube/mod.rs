@@ -33,7 +33,7 @@ use super::pki::Pki;
 use super::selector::Selector;
 use super::shared::Shared;
 pub use auth::token;
-use auth::{Caller, ClientCert, Peer, authorize, bearer_ok, client_key, exec_route};
+use auth::{Authenticated, ClientCert, Identity, Peer, authorize, exec_route};
 
 /// The Kubernetes version podfleet's API answers as (k8s-openapi's feature).
 pub(super) const KUBE_MINOR: &str = "33";
@@ -206,38 +206,18 @@ impl Filter {
 
 async fn handle(
     State(api): State<KubeApi>,
-    Extension(cert): Extension<ClientCert>,
-    Extension(peer): Extension<Peer>,
+    auth: Authenticated,
     request: axum::http::request::Parts,
     Query(q): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
     let (method, uri, headers) = (request.method, request.uri, request.headers);
-    let bearer = bearer_ok(&headers, &api.token);
-    let client = client_key(cert.0.as_deref(), peer);
-    let who = match (cert.0.as_deref(), bearer) {
-        (Some(super::pki::ADMIN_IDENTITY), _) => discovery::Who::AdminCert,
-        (_, true) => discovery::Who::Token,
-        (Some(node), false) => discovery::Who::Node(node),
-        (None, false) => discovery::Who::Token,
-    };
-    let caller = match (bearer, cert.0.clone()) {
-        (true, _) => Caller::Admin,
-        (false, Some(id)) if id == super::pki::ADMIN_IDENTITY => Caller::Admin,
-        (false, Some(node)) => Caller::Node(node),
-        (false, None) => {
-            return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
-        }
-    };
+    let Authenticated { who, client } = auth;
     let path: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     if let (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) =
         (&method, path.as_slice())
     {
-        let node = match &caller {
-            Caller::Node(n) => Some(n.as_str()),
-            Caller::Admin => None,
-        };
-        return podlog::serve(&api.shared, &client, node, ns, name, &q).await;
+        return podlog::serve(&api.shared, &client, who.node(), ns, name, &q).await;
     }
     if let Some(r) = discovery::serve(&api, &who, &method, &path, &headers, &body).await {
         return r;
@@ -272,11 +252,7 @@ async fn handle(
             ),
         );
     }
-    let node_caller = match &caller {
-        Caller::Node(n) => Some(n.as_str()),
-        Caller::Admin => None,
-    };
-    if let Some(r) = metrics::serve(&api.shared, node_caller, &path, &q) {
+    if let Some(r) = metrics::serve(&api.shared, who.node(), &path, &q) {
         return r;
     }
     let table = if wants_table(&headers) {
@@ -335,7 +311,7 @@ async fn handle(
         },
         (Err(e), _) | (_, Err(e)) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e.0),
     };
-    if let Err(msg) = authorize(&caller, resource, name, &filter.fields) {
+    if let Err(msg) = authorize(&who, resource, name, &filter.fields) {
         return status(StatusCode::FORBIDDEN, "Forbidden", &msg);
     }
     let watching = q.get("watch").is_some_and(|w| w == "true" || w == "1");
@@ -356,7 +332,7 @@ async fn handle(
         let found = all
             .into_iter()
             .find(|o| o["metadata"]["name"] == name && filter.keep(o));
-        if let (Caller::Node(node), Some(o)) = (&caller, &found)
+        if let (Identity::Node(node), Some(o)) = (&who, &found)
             && o["spec"]["nodeName"] != node.as_str()
             && resource == "pods"
         {

@@ -9,25 +9,26 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::discovery::{AUTHN, AUTHZ, CORE, Who};
+use super::auth::Identity;
+use super::discovery::{AUTHN, AUTHZ, CORE};
 use super::status;
 
-fn user(who: &Who) -> Value {
+fn user(who: &Identity) -> Value {
     match who {
-        Who::AdminCert => {
+        Identity::AdminCert => {
             json!({"username": crate::coordinator::pki::ADMIN_IDENTITY, "groups": ["podfleet:admins", "system:authenticated"]})
         }
-        Who::Token => {
+        Identity::Token => {
             json!({"username": "podfleet:token", "groups": ["podfleet:readers", "system:authenticated"]})
         }
-        Who::Node(n) => {
+        Identity::Node(n) => {
             json!({"username": format!("system:node:{n}"), "groups": ["system:nodes", "system:authenticated"]})
         }
     }
 }
 
 /// `kubectl auth whoami`.
-pub(super) fn whoami(who: &Who) -> Response {
+pub(super) fn whoami(who: &Identity) -> Response {
     let body = json!({
         "kind": "SelfSubjectReview",
         "apiVersion": format!("{AUTHN}/v1"),
@@ -41,7 +42,7 @@ const READ: [&str; 3] = ["get", "list", "watch"];
 
 /// May `who` do `verb` on `resource`(`/sub`) in `group`, object `name`? (allowed, reason)
 pub(super) fn allowed(
-    who: &Who,
+    who: &Identity,
     verb: &str,
     group: &str,
     resource: &str,
@@ -64,14 +65,14 @@ pub(super) fn allowed(
         );
     }
     match who {
-        Who::AdminCert => (true, String::new()),
-        Who::Token if sub == "exec" => (
+        Identity::AdminCert => (true, String::new()),
+        Identity::Token if sub == "exec" => (
             false,
             "the bearer token is read-only; exec needs the admin certificate (podfleet kubeconfig)"
                 .into(),
         ),
-        Who::Token => (true, String::new()),
-        Who::Node(node) => {
+        Identity::Token => (true, String::new()),
+        Identity::Node(node) => {
             let ok = match (resource, sub) {
                 ("nodes", "") => name == *node,
                 ("pods", "" | "log") => verb == "get",
@@ -94,7 +95,7 @@ pub(super) fn allowed(
 }
 
 /// `kubectl auth can-i VERB RESOURCE` (and non-resource URLs).
-pub(super) fn access_review(who: &Who, headers: &HeaderMap, body: &[u8]) -> Response {
+pub(super) fn access_review(who: &Identity, headers: &HeaderMap, body: &[u8]) -> Response {
     let protobuf = headers
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
@@ -146,12 +147,12 @@ pub(super) fn access_review(who: &Who, headers: &HeaderMap, body: &[u8]) -> Resp
 }
 
 /// `kubectl auth can-i --list`.
-pub(super) fn rules_review(who: &Who) -> Response {
+pub(super) fn rules_review(who: &Identity) -> Response {
     let mut review =
         json!({"kind": "SelfSubjectRulesReview", "apiVersion": format!("{AUTHZ}/v1"), "spec": {}});
     let reviews = json!({"verbs": ["create"], "apiGroups": [AUTHN, AUTHZ], "resources": ["selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews"]});
     let rules = match who {
-        Who::Node(node) => vec![
+        Identity::Node(node) => vec![
             json!({"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["nodes"], "resourceNames": [node]}),
             json!({"verbs": ["get"], "apiGroups": [""], "resources": ["pods", "pods/log"]}),
             reviews,
@@ -164,7 +165,7 @@ pub(super) fn rules_review(who: &Who) -> Response {
                 json!({"verbs": ["get", "list"], "apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"]}),
                 reviews,
             ];
-            if matches!(who, Who::AdminCert) {
+            if matches!(who, Identity::AdminCert) {
                 rules.push(json!({"verbs": ["create", "get"], "apiGroups": [""], "resources": ["pods/exec"]}));
             }
             rules
@@ -280,8 +281,8 @@ mod tests {
 
     #[test]
     fn can_i_answers_reads_yes_and_changes_no() {
-        let yes = |who: &Who, v, g, r, s, n| allowed(who, v, g, r, s, n).0;
-        for who in [Who::AdminCert, Who::Token] {
+        let yes = |who: &Identity, v, g, r, s, n| allowed(who, v, g, r, s, n).0;
+        for who in [Identity::AdminCert, Identity::Token] {
             assert!(yes(&who, "list", "", "pods", "", ""));
             assert!(yes(&who, "watch", "", "nodes", "", ""));
             assert!(yes(&who, "get", "", "pods", "log", ""));
@@ -289,9 +290,9 @@ mod tests {
             assert!(!yes(&who, "patch", "", "nodes", "", ""));
             assert!(!yes(&who, "get", "apps", "deployments", "", ""));
         }
-        assert!(yes(&Who::AdminCert, "create", "", "pods", "exec", ""));
-        assert!(!yes(&Who::Token, "create", "", "pods", "exec", ""));
-        let node = Who::Node("n1");
+        assert!(yes(&Identity::AdminCert, "create", "", "pods", "exec", ""));
+        assert!(!yes(&Identity::Token, "create", "", "pods", "exec", ""));
+        let node = Identity::Node("n1".into());
         assert!(yes(&node, "get", "", "nodes", "", "n1"));
         assert!(!yes(&node, "get", "", "nodes", "", "n2"));
         assert!(!yes(&node, "list", "", "events", "", ""));
