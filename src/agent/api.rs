@@ -265,7 +265,7 @@ pub async fn unix_request(
         method,
         path,
         b"",
-        "`podfleet agent` with this --state-dir",
+        "`podfleet agent` with this --agent-dir",
     )
     .await
 }

@@ -51,7 +51,8 @@ pub struct RunArgs {
     pub runtime: RuntimeKind,
     /// Agent state directory (socket, records, emptyDir volumes).
     #[arg(
-        long,
+        long = "agent-dir",
+        alias = "state-dir",
         value_name = "DIR",
         env = "PODFLEET_AGENT_STATE_DIR",
         hide_env_values = true
@@ -120,7 +121,8 @@ pub struct RunArgs {
 pub struct StatusArgs {
     /// Agent state directory.
     #[arg(
-        long,
+        long = "agent-dir",
+        alias = "state-dir",
         value_name = "DIR",
         env = "PODFLEET_AGENT_STATE_DIR",
         hide_env_values = true
@@ -138,7 +140,8 @@ pub struct RestartArgs {
     pub pod: String,
     /// Agent state directory.
     #[arg(
-        long,
+        long = "agent-dir",
+        alias = "state-dir",
         value_name = "DIR",
         env = "PODFLEET_AGENT_STATE_DIR",
         hide_env_values = true

@@ -18,7 +18,8 @@ pub struct LogsArgs {
     pub flags: LogFlags,
     /// Agent state directory.
     #[arg(
-        long,
+        long = "agent-dir",
+        alias = "state-dir",
         value_name = "DIR",
         env = "PODFLEET_AGENT_STATE_DIR",
         hide_env_values = true
@@ -49,7 +50,7 @@ pub async fn run(a: LogsArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(agent::default_state_dir)
         .join("agent.sock");
     let mut resp =
-        crate::unixhttp::get(&sock, &path(&a)?, "`podfleet agent` with this --state-dir").await?;
+        crate::unixhttp::get(&sock, &path(&a)?, "`podfleet agent` with this --agent-dir").await?;
     if resp.status != 200 {
         anyhow::bail!("{}", resp.text().await);
     }

@@ -141,4 +141,20 @@ mod tests {
         use clap::CommandFactory as _;
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn the_agent_has_its_own_directory_flag_and_keeps_the_old_name() {
+        use clap::Parser as _;
+        for flag in ["--agent-dir", "--state-dir"] {
+            let cli = super::Cli::try_parse_from(["podfleet", "agent", "status", flag, "/x"])
+                .unwrap();
+            let super::Command::Agent(a) = cli.command else {
+                panic!("not agent");
+            };
+            let Some(super::agent::Action::Status(s)) = a.action else {
+                panic!("not status");
+            };
+            assert_eq!(s.state_dir.as_deref(), Some(std::path::Path::new("/x")));
+        }
+    }
 }
