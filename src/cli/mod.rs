@@ -146,8 +146,8 @@ mod tests {
     fn the_agent_has_its_own_directory_flag_and_keeps_the_old_name() {
         use clap::Parser as _;
         for flag in ["--agent-dir", "--state-dir"] {
-            let cli = super::Cli::try_parse_from(["podfleet", "agent", "status", flag, "/x"])
-                .unwrap();
+            let cli =
+                super::Cli::try_parse_from(["podfleet", "agent", "status", flag, "/x"]).unwrap();
             let super::Command::Agent(a) = cli.command else {
                 panic!("not agent");
             };
