@@ -49,15 +49,8 @@ pub struct RunArgs {
     /// Container runtime.
     #[arg(long, value_enum, default_value = "docker")]
     pub runtime: RuntimeKind,
-    /// Agent state directory (socket, records, emptyDir volumes).
-    #[arg(
-        long = "agent-dir",
-        alias = "state-dir",
-        value_name = "DIR",
-        env = "PODFLEET_AGENT_STATE_DIR",
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: super::common::AgentDir,
     /// Only read manifests with these extensions (e.g. yaml,yml,json) so backups like
     /// kube-apiserver.yaml.bak are not run. Default: every non-dot file, like the kubelet.
     #[arg(long, value_delimiter = ',', value_name = "EXT,...")]
@@ -119,15 +112,8 @@ pub struct RunArgs {
 /// `agent status` flags.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Agent state directory.
-    #[arg(
-        long = "agent-dir",
-        alias = "state-dir",
-        value_name = "DIR",
-        env = "PODFLEET_AGENT_STATE_DIR",
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: super::common::AgentDir,
     /// Output format.
     #[arg(short = 'o', long, value_parser = ["table", "json", "yaml"], default_value = "table")]
     pub output: String,
@@ -138,19 +124,8 @@ pub struct StatusArgs {
 pub struct RestartArgs {
     /// NAMESPACE/NAME of the pod (manifest name or mirror name).
     pub pod: String,
-    /// Agent state directory.
-    #[arg(
-        long = "agent-dir",
-        alias = "state-dir",
-        value_name = "DIR",
-        env = "PODFLEET_AGENT_STATE_DIR",
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
-}
-
-fn state_dir(d: &Option<PathBuf>) -> PathBuf {
-    d.clone().unwrap_or_else(agent::default_state_dir)
+    #[command(flatten)]
+    pub dir: super::common::AgentDir,
 }
 
 /// Run.
@@ -161,7 +136,7 @@ pub async fn run(g: &super::Globals, a: Args) -> anyhow::Result<i32> {
         Some(Action::Status(s)) => status(s).await,
         Some(Action::Logs(l)) => super::agent_logs::run(l).await,
         Some(Action::Restart(r)) => {
-            let sock = state_dir(&r.state_dir).join("agent.sock");
+            let sock = r.dir.socket();
             let (ns, name) = r.pod.split_once('/').unwrap_or(("default", r.pod.as_str()));
             let (code, body) =
                 agent::api::unix_request(&sock, "POST", &format!("/v1/pods/{ns}/{name}/restart"))
@@ -222,7 +197,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
             .unwrap_or_else(config::default_node_name),
         node_ip,
         runtime: r.runtime,
-        state_dir: state_dir(&r.state_dir),
+        state_dir: r.dir.path(),
         extensions: r.manifest_extensions.map(|v| {
             v.into_iter()
                 .map(|e| e.trim_start_matches('.').to_string())
@@ -243,7 +218,7 @@ async fn run_agent(r: RunArgs) -> anyhow::Result<i32> {
 }
 
 async fn status(s: StatusArgs) -> anyhow::Result<i32> {
-    let sock = state_dir(&s.state_dir).join("agent.sock");
+    let sock = s.dir.socket();
     let (code, body) = agent::api::unix_request(&sock, "GET", "/v1/status").await?;
     if code != 200 {
         anyhow::bail!("agent answered {code}: {}", String::from_utf8_lossy(&body));

@@ -1,10 +1,7 @@
 //! `podfleet agent logs NS/POD`: a container's log from the agent on this node, with
 //! kubectl's flags.
 
-use std::path::PathBuf;
-
 use super::log_flags::{LogFlags, encode};
-use crate::agent;
 
 /// `agent logs` flags (kubectl logs's).
 #[derive(Debug, clap::Args)]
@@ -16,15 +13,8 @@ pub struct LogsArgs {
     pub container: Option<String>,
     #[command(flatten)]
     pub flags: LogFlags,
-    /// Agent state directory.
-    #[arg(
-        long = "agent-dir",
-        alias = "state-dir",
-        value_name = "DIR",
-        env = "PODFLEET_AGENT_STATE_DIR",
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: super::common::AgentDir,
 }
 
 /// The request path for these flags.
@@ -44,11 +34,7 @@ fn path(a: &LogsArgs) -> anyhow::Result<String> {
 
 /// Run.
 pub async fn run(a: LogsArgs) -> anyhow::Result<i32> {
-    let sock = a
-        .state_dir
-        .clone()
-        .unwrap_or_else(agent::default_state_dir)
-        .join("agent.sock");
+    let sock = a.dir.socket();
     let mut resp =
         crate::unixhttp::get(&sock, &path(&a)?, "`podfleet agent` with this --agent-dir").await?;
     if resp.status != 200 {

@@ -219,3 +219,32 @@ pub fn print_host_results(results: Vec<(String, HostResult)>) -> i32 {
     }
     code
 }
+
+/// The agent's directory flag, for the agent and the commands that talk to it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentDir {
+    /// Agent state directory (socket, records, emptyDir volumes); `--state-dir` is its older
+    /// name. Default /var/lib/podfleet-agent.
+    #[arg(
+        long = "agent-dir",
+        alias = "state-dir",
+        value_name = "DIR",
+        env = "PODFLEET_AGENT_STATE_DIR",
+        hide_env_values = true
+    )]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl AgentDir {
+    /// The directory, or the default.
+    pub fn path(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(crate::agent::default_state_dir)
+    }
+
+    /// The agent's local API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.path().join("agent.sock")
+    }
+}

@@ -154,7 +154,7 @@ mod tests {
             let Some(super::agent::Action::Status(s)) = a.action else {
                 panic!("not status");
             };
-            assert_eq!(s.state_dir.as_deref(), Some(std::path::Path::new("/x")));
+            assert_eq!(s.dir.state_dir.as_deref(), Some(std::path::Path::new("/x")));
         }
     }
 }
