@@ -226,14 +226,26 @@ fn kubectl_watch_follows_a_manifest_change() {
 fn a_node_certificate_reads_only_its_own_node() {
     let lab = lab();
     let pki = lab.path().join("pki/n1");
-    let curl = |path: &str| -> (u16, String) {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+    // As the node: GET `path`, or POST `body` (JSON) to it; the status and the body.
+    let request = |path: &str, body: Option<&str>| -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-w", "\n%{http_code}", "--cacert"])
             .arg(pki.join("ca.crt"))
             .arg("--cert")
             .arg(pki.join("node.crt"))
             .arg("--key")
-            .arg(pki.join("node.key"))
+            .arg(pki.join("node.key"));
+        if let Some(b) = body {
+            c.args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                b,
+            ]);
+        }
+        let out = c
             .arg(format!("https://{}{path}", lab.kube))
             .output()
             .unwrap();
@@ -241,6 +253,7 @@ fn a_node_certificate_reads_only_its_own_node() {
         let (body, code) = text.rsplit_once('\n').unwrap();
         (code.parse().unwrap(), body.to_string())
     };
+    let curl = |path: &str| request(path, None);
     for forbidden in [
         "/api/v1/pods",
         "/api/v1/namespaces/edge/pods",
@@ -271,28 +284,7 @@ fn a_node_certificate_reads_only_its_own_node() {
     let (code, _) = curl("/metrics");
     assert_eq!(code, 403, "fleet-wide metrics are not a node's");
     // Who am I, and may I: as the Node authorizer answers a kubelet.
-    let post = |path: &str, body: &str| -> String {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                body,
-            ])
-            .arg("--cacert")
-            .arg(pki.join("ca.crt"))
-            .arg("--cert")
-            .arg(pki.join("node.crt"))
-            .arg("--key")
-            .arg(pki.join("node.key"))
-            .arg(format!("https://{}{path}", lab.kube))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let post = |path: &str, body: &str| request(path, Some(body)).1;
     let me = post(
         "/apis/authentication.k8s.io/v1/selfsubjectreviews",
         r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
