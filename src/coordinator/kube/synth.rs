@@ -132,7 +132,7 @@ mod tests {
         let (hub, tracker, ids) = (WatchHub::default(), Tracker::default(), AtomicU64::new(0));
         let next = || Ok(ids.fetch_add(1, Ordering::SeqCst) + 1);
         let (_, mut rx) = hub
-            .subscribe(super::super::super::feed::Start::Current)
+            .subscribe(crate::coordinator::feed::Start::Current)
             .unwrap();
         tracker
             .observe(
