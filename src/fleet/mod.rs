@@ -48,6 +48,9 @@ pub struct Fleet {
     pub inventory: Inventory,
     /// Directory that `static_pods` paths are relative to.
     pub manifests_root: PathBuf,
+    /// Each host's resolved variables, read once at load (hosts whose vault values cannot
+    /// be decrypted are missing; they fail when pushed).
+    resolved: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Fleet {
@@ -60,17 +63,23 @@ impl Fleet {
         let inventory = Inventory::load_with(sources, options)?;
         // A vars file that cannot be read or parsed (a YAML error in group_vars/) breaks the
         // inventory, not some hosts' manifests: refuse the whole run, as Ansible does.
+        let mut resolved = BTreeMap::new();
         for host in inventory.hosts() {
-            if let Err(
-                e @ (ansible_compat::Error::Parse { .. } | ansible_compat::Error::Io { .. }),
-            ) = inventory.resolved_vars(&host)
-            {
-                anyhow::bail!("inventory: {e} (nothing was done)");
+            match inventory.resolved_vars(&host) {
+                Ok(vars) => {
+                    resolved.insert(host, vars);
+                }
+                Err(
+                    e @ (ansible_compat::Error::Parse { .. } | ansible_compat::Error::Io { .. }),
+                ) => anyhow::bail!("inventory: {e} (nothing was done)"),
+                // Vault values that cannot be decrypted fail that host when it is pushed.
+                Err(_) => {}
             }
         }
         Ok(Fleet {
             inventory,
             manifests_root: manifests_root.to_path_buf(),
+            resolved,
         })
     }
 
@@ -101,12 +110,10 @@ impl Fleet {
 
     fn hostvars(&self) -> JValue {
         let mut all = BTreeMap::new();
-        for h in self.inventory.hosts() {
-            if let Ok(vars) = self.inventory.resolved_vars(&h) {
-                let mut v = vars.clone();
-                add_magic_scalars(&mut v, &h, &self.inventory.host_group_names(&h));
-                all.insert(h.clone(), v);
-            }
+        for (h, vars) in &self.resolved {
+            let mut v = vars.clone();
+            add_magic_scalars(&mut v, h, &self.inventory.host_group_names(h));
+            all.insert(h.clone(), v);
         }
         JValue::from(minijinja::value::Serde(&all))
     }
